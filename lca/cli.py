@@ -1,0 +1,157 @@
+"""Command line: ``python -m lca run | datasets``.
+
+Bad input ends with one readable line on stderr and exit code 2; nothing is half-written.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ._validation import InputError
+from .data import TASKS
+from .extract import AGGREGATIONS, DEFAULT_MODEL
+
+__all__ = ["main"]
+
+
+def _add_run(sub) -> None:
+    run = sub.add_parser("run", help="run the whole LCA pipeline and write DIR/result.json")
+    source = run.add_argument_group("data (a registered --dataset, or --train and --test files)")
+    source.add_argument("--dataset", help="registered dataset (see `python -m lca datasets`); default: demo")
+    source.add_argument("--train", help="training file; NeuroX pairs as TEXT,LABELS")
+    source.add_argument("--test", help="test file; NeuroX pairs as TEXT,LABELS")
+    source.add_argument("--format", default="conllu", choices=("conllu", "neurox", "columns", "conll2000", "pmb"))
+    source.add_argument("--word-column", default="0", help="columns format: index or name of the word column")
+    source.add_argument("--label-column", help="columns format: index or name of the label column (default: TASK)")
+    source.add_argument("--data-dir", help="where registered datasets are found (default: $LCA_DATA_DIR)")
+    source.add_argument("--max-sentences", type=int, help="reproducible sample of the training sentences")
+    run.add_argument("--task", default="xpos", choices=TASKS)
+    run.add_argument("--out", required=True, help="output folder")
+    run.add_argument("--model", default=DEFAULT_MODEL, help="Hugging Face id or local path (default: bundled)")
+    run.add_argument("--revision", help="model revision (hub models)")
+    run.add_argument("--aggregation", default="last", choices=AGGREGATIONS)
+    run.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    run.add_argument("--mode", default="paper", choices=("paper", "quick"),
+                     help="paper: the full 7×7 grid; quick: a faster search over the same grid")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--drop-unseen", action="store_true", help="drop test words whose tag is not in training")
+    run.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code")
+    run.add_argument("--cache-dir", help="activation cache (default: $LCA_CACHE_DIR or ~/.cache/lca)")
+
+
+def _read_split(args, path: str):
+    from .formats import read_corpus
+
+    options = {}
+    if args.format == "columns":
+        as_key = lambda v: int(v) if str(v).isdigit() else v  # noqa: E731
+        options = {"word_column": as_key(args.word_column),
+                   "label_columns": {args.task: as_key(args.label_column or args.task)}}
+    elif args.format == "neurox":
+        options = {"task": args.task if args.task in ("xpos", "upos", "deprel", "chunk", "sem", "ccg") else "label"}
+    return read_corpus(path, args.format, **options)
+
+
+def _corpora(args):
+    from .datasets import DATASETS, load_dataset, sample_sentences
+
+    if args.train or args.test:
+        if not (args.train and args.test):
+            raise InputError("give both --train and --test, or a --dataset")
+        if args.dataset:
+            raise InputError("give either --dataset or --train/--test, not both")
+        train, test = _read_split(args, args.train), _read_split(args, args.test)
+    else:
+        name = args.dataset or "demo"
+        if name not in DATASETS:
+            raise InputError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+        splits = list(DATASETS[name].splits)
+        train_split = "train" if "train" in splits else splits[0]
+        test_split = "test" if "test" in splits and train_split != "test" else splits[-1]
+        if train_split == test_split:
+            raise InputError(f"dataset {name!r} has only the split {train_split!r}; it needs a train and a test split")
+        train = load_dataset(name, train_split, args.data_dir)
+        test = load_dataset(name, test_split, args.data_dir)
+    if args.max_sentences:
+        train = sample_sentences(train, args.max_sentences, args.seed)
+    return train, test
+
+
+def _progress_bar():
+    from tqdm import tqdm
+
+    bars = {}
+
+    def update(stage: str, fraction: float):
+        bar = bars.get(stage)
+        if bar is None:
+            for old in bars.values():
+                old.close()
+            bar = bars[stage] = tqdm(total=100, desc=f"{stage:<11}", unit="%", leave=True,
+                                     bar_format="{desc} {bar} {percentage:3.0f}% {elapsed}")
+        bar.n = round(100 * fraction)
+        bar.refresh()
+        if fraction >= 1:
+            bar.close()
+
+    return update
+
+
+def _run(args) -> int:
+    from .cache import ActivationCache
+    from .pipeline import run_lca
+    from .result import RunConfig, save_result
+
+    config = RunConfig(task=args.task, model=args.model, revision=args.revision, aggregation=args.aggregation,
+                       device=args.device, mode=args.mode, seed=args.seed, drop_unseen=args.drop_unseen,
+                       trust_remote_code=args.trust_remote_code)
+    train, test = _corpora(args)
+    result = run_lca(train, test, config, cache=ActivationCache(args.cache_dir), progress=_progress_bar())
+    path = save_result(result, args.out)
+    r = result
+    print(f"oracle {r.oracle_accuracy:.4f} (no reg. {r.noreg_accuracy:.4f}, majority {r.majority_accuracy:.4f}); "
+          f"λ1={r.lambdas['l1']:g} λ2={r.lambdas['l2']:g}")
+    print(f"minimal subset: {r.minimal['n_neurons']} of {r.n_neurons} neurons ({r.minimal['fraction']:.1%}), "
+          f"accuracy {r.minimal['accuracy']:.4f}; selectivity all {r.selectivity['all']:.4f}, "
+          f"top {r.selectivity['top']:.4f}")
+    print("zero-out 20%: " + ", ".join(f"{k} {v:.4f}" for k, v in r.ablation.items()))
+    print(f"wrote {path}")
+    return 0
+
+
+def _datasets(args) -> int:
+    from .datasets import list_datasets
+
+    rows = list_datasets(args.data_dir)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    for row in rows:
+        print(f"{row['name']:<15} {row.get('language', ''):<4} tasks: {', '.join(row['tasks'])}")
+        for split, where in row["resolved"].items():
+            print(f"    {split:<6} {where}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lca", description="Linguistic Correlation Analysis")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_run(sub)
+    datasets = sub.add_parser("datasets", help="list registered datasets and where each resolves")
+    datasets.add_argument("--data-dir")
+    datasets.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        return {"run": _run, "datasets": _datasets}[args.command](args)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Views of an activation matrix: rows of a split, pairs of words, a subset of neurons.
+
+Nothing is copied up front: a :class:`Features` gathers the rows of one mini-batch from the
+(possibly memory-mapped, float16) matrix when asked, so training and evaluation stream
+through data larger than memory.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Features"]
+
+
+class Features:
+    """Examples × neurons, backed by an ``(n_words, D)`` activation matrix.
+
+    Parameters
+    ----------
+    activations : ndarray, shape (n_words, D)
+        Usually a float16 memory map.
+    rows : ndarray of int, shape (n,) or (n, 2)
+        The word behind each example; ``(head, dependent)`` pairs give ``2 * D`` features,
+        the head's neurons first.
+    """
+
+    def __init__(self, activations: np.ndarray, rows: np.ndarray | None = None):
+        self.activations = activations
+        self.rows = np.arange(len(activations)) if rows is None else np.asarray(rows, dtype=np.int64)
+        self.pair = self.rows.ndim == 2
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.rows)
+
+    @property
+    def n_features(self) -> int:
+        return self.activations.shape[1] * (2 if self.pair else 1)
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    def take(self, index) -> "Features":
+        """The examples at ``index`` (e.g. one split)."""
+        return Features(self.activations, self.rows[np.asarray(index)])
+
+    def batch(self, index: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
+        """float32 ``(len(index), n_columns)``: the examples at ``index``, restricted to ``columns``."""
+        rows = self.rows[index]
+        if self.pair:
+            x = np.concatenate([self.activations[rows[:, 0]], self.activations[rows[:, 1]]], axis=1)
+        else:
+            x = self.activations[rows]
+        if columns is not None:
+            x = x[:, columns]
+        return np.asarray(x, dtype=np.float32)
+
+    def column_means(self, labels: np.ndarray, n_classes: int, chunk: int = 8192) -> np.ndarray:
+        """``(n_classes, n_features)`` mean activation of each class (NaN for a class with no example)."""
+        sums = np.zeros((n_classes, self.n_features))
+        for start in range(0, self.n_rows, chunk):
+            index = np.arange(start, min(start + chunk, self.n_rows))
+            onehot = np.zeros((len(index), n_classes), dtype=np.float32)
+            onehot[np.arange(len(index)), labels[index]] = 1
+            sums += onehot.T @ self.batch(index)
+        counts = np.bincount(labels, minlength=n_classes)[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return sums / counts

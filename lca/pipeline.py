@@ -1,0 +1,177 @@
+"""The whole LCA method in one call: activations, grid, oracle, ranking, minimal subset and checks."""
+from __future__ import annotations
+
+import itertools
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ._validation import InputError
+from .ablate import ablation_curve, retrain_accuracy, zero_out_accuracy
+from .cache import ActivationCache, activation_key, model_identity
+from .control import control_accuracy
+from .data import Corpus, Examples, control_labels, task_examples
+from .extract import LoadedModel, extract_activations, load_model
+from .features import Features
+from .grid import grid_search, quick_grid_search
+from .probe import accuracy
+from .probeless import probeless_ranking
+from .rank import bottom_ranking, lca_ranking, random_ranking, tag_neurons, weight_magnitude_ranking
+from .result import LCAResult, RunConfig
+from .select import minimal_subset
+
+__all__ = ["run_lca", "corpus_activations", "STAGES"]
+
+STAGES = ("load", "extract", "grid", "minimal", "ablation", "retrain", "selectivity", "probeless")
+Progress = Callable[[str, float], None]
+
+
+def corpus_activations(loaded: LoadedModel, corpus: Corpus, aggregation: str = "last",
+                       cache: ActivationCache | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, str, bool]:
+    """``(activations (n_words, D) float16, cache key, was_cached)`` of a corpus, through the disk cache."""
+    cache = cache or ActivationCache()
+    identity = model_identity(loaded.name, loaded.path, loaded.revision,
+                              getattr(loaded.model.config, "_commit_hash", None))
+    key = activation_key(identity, corpus.content_hash(), aggregation)
+    meta = {"model": loaded.name, "corpus": corpus.name, "aggregation": aggregation}
+    array, hit = cache.get_or_compute(
+        key, (corpus.n_words, loaded.n_neurons),
+        lambda out: extract_activations(loaded, corpus.sentences, aggregation, out=out, progress=progress), meta)
+    return array, key, hit
+
+
+def _sentence_of(corpus: Corpus, examples: Examples) -> np.ndarray:
+    rows = examples.rows[:, 1] if examples.rows.ndim == 2 else examples.rows
+    return np.searchsorted(corpus.sentence_offsets(), rows, side="right") - 1
+
+
+def _dev_split(corpus: Corpus, examples: Examples, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Example indices of train and development parts, split by whole sentences."""
+    n_sent = len(corpus.sentences)
+    if n_sent < 2:
+        raise InputError(f"{corpus.name}: the training data needs at least 2 sentences to carve a development split")
+    n_dev = min(n_sent - 1, max(1, int(round(fraction * n_sent))))
+    dev_sentences = np.random.default_rng(seed).permutation(n_sent)[:n_dev]
+    is_dev = np.isin(_sentence_of(corpus, examples), dev_sentences)
+    return np.nonzero(~is_dev)[0], np.nonzero(is_dev)[0]
+
+
+def _encode_labels(train: Examples, test: Examples, drop_unseen: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(classes, y_train, y_test, kept test indices)``."""
+    classes = np.unique(np.asarray(train.labels))
+    test_labels = np.asarray(test.labels)
+    seen = np.isin(test_labels, classes)
+    if not seen.all() and not drop_unseen:
+        unseen, counts = np.unique(test_labels[~seen], return_counts=True)
+        listing = ", ".join(f"{str(t)!r} ({c} words)" for t, c in zip(unseen[:10], counts[:10]))
+        raise InputError(f"test tags never seen in training: {listing}; add them to the training data or "
+                         "drop those words with --drop-unseen")
+    kept = np.nonzero(seen)[0]
+    return classes, np.searchsorted(classes, np.asarray(train.labels)), np.searchsorted(classes, test_labels[kept]), kept
+
+
+@contextmanager
+def _stage(name: str, timings: dict, progress: Progress | None):
+    if progress:
+        progress(name, 0.0)
+    start = time.perf_counter()
+    yield (lambda fraction: progress(name, float(fraction))) if progress else (lambda fraction: None)
+    timings[name] = round(time.perf_counter() - start, 3)
+    if progress:
+        progress(name, 1.0)
+
+
+def _layer_histogram(neurons: np.ndarray, n_layers: int, layer_size: int, pair: bool) -> list[int]:
+    return np.bincount(np.asarray(neurons) // layer_size, minlength=n_layers * (2 if pair else 1)).tolist()
+
+
+def run_lca(train: Corpus, test: Corpus, config: RunConfig = RunConfig(), loaded: LoadedModel | None = None,
+            cache: ActivationCache | None = None, progress: Progress | None = None) -> LCAResult:
+    """Run Algorithms 1–4 and every check of the paper; accuracies are measured on ``test``.
+
+    Selection decisions (λs, the minimal N) use a development split carved from ``train``
+    by sentences, never ``test``.  ``progress(stage, fraction)`` is called as each of
+    :data:`STAGES` advances; an exception raised from it (e.g. a cancel) stops the run.
+    """
+    timings: dict[str, float] = {}
+    cache = cache or ActivationCache()
+    ex_train, ex_test = task_examples(train, config.task), task_examples(test, config.task)
+    classes, y_all, y_test, kept = _encode_labels(ex_train, ex_test, config.drop_unseen)
+    fit_idx, dev_idx = _dev_split(train, ex_train, config.dev_fraction, config.seed)
+    with _stage("load", timings, progress):
+        loaded = loaded or load_model(config.model, config.device, config.revision, config.trust_remote_code)
+    with _stage("extract", timings, progress) as report:
+        n_total = train.n_words + test.n_words
+        acts_train, key_train, hit_train = corpus_activations(loaded, train, config.aggregation, cache,
+                                                      lambda done, total: report(done / n_total))
+        acts_test, key_test, hit_test = corpus_activations(loaded, test, config.aggregation, cache,
+                                                    lambda done, total: report((train.n_words + done) / n_total))
+    all_train = Features(acts_train, ex_train.rows)
+    X_test = Features(acts_test, ex_test.rows[kept])
+    X_fit, X_dev = all_train.take(fit_idx), all_train.take(dev_idx)
+    y_fit, y_dev = y_all[fit_idx], y_all[dev_idx]
+    T, D = len(classes), X_fit.n_features
+    device = loaded.device
+    kw = dict(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=config.seed, device=device)
+
+    with _stage("grid", timings, progress) as report:
+        pairs = list(itertools.product(config.grid, config.grid))
+        search = quick_grid_search if config.mode == "quick" else grid_search
+        grid = search(X_fit, y_fit, X_dev, y_dev, T, pairs, config.top_fraction, config.alpha, config.beta,
+                      config.ranking_steps, report, **kw)
+        oracle = grid.oracle
+        oracle_acc, noreg_acc = (float(accuracy(X_test, y_test, p, device=device)[0]) for p in (oracle, grid.noreg))
+        weights = oracle.coef[0]
+        ranking = lca_ranking(weights, config.ranking_steps)
+    l1, l2 = grid.lambdas["l1"], grid.lambdas["l2"]
+    with _stage("minimal", timings, progress) as report:
+        minimal = minimal_subset(X_fit, y_fit, X_dev, y_dev, T, ranking, grid.oracle_dev_accuracy, l1, l2,
+                                 config.delta, config.step, report, **kw)
+        N = len(minimal.neurons)
+        minimal_acc = float(accuracy(X_test, y_test, minimal.probe, device=device)[0])
+    with _stage("ablation", timings, progress):
+        rankings = {"top": ranking, "random": random_ranking(D, config.seed), "bottom": bottom_ranking(ranking),
+                    "weight_magnitude": weight_magnitude_ranking(weights)}
+        ablation = zero_out_accuracy(X_test, y_test, oracle, rankings, config.top_fraction, device)
+        curve = ablation_curve(X_test, y_test, oracle, {k: rankings[k] for k in ("top", "random", "bottom")},
+                               device=device)
+    with _stage("retrain", timings, progress):
+        retrain = retrain_accuracy(X_fit, y_fit, X_test, y_test, T, {k: rankings[k][:N] for k in ("top", "random", "bottom")},
+                                   l1, l2, **kw)
+    with _stage("selectivity", timings, progress):
+        c_all, c_test = control_labels(ex_train, [ex_test], seed=config.seed)
+        c_classes = np.unique(np.asarray(c_all))
+        c_fit = np.searchsorted(c_classes, np.asarray(c_all)[fit_idx])
+        c_test = np.searchsorted(c_classes, np.asarray(c_test)[kept])
+        control = control_accuracy(X_fit, c_fit, X_test, c_test, len(c_classes), {"all": None, "top": ranking[:N]},
+                                   l1, l2, **kw)
+        selectivity = {"all": oracle_acc - control["all"], "top": retrain["top"] - control["top"],
+                       "control_all": control["all"], "control_top": control["top"]}
+    with _stage("probeless", timings, progress):
+        pl_ranking = probeless_ranking(X_fit, y_fit, T)
+        pl_acc = retrain_accuracy(X_fit, y_fit, X_test, y_test, T, {"probeless": pl_ranking[:N]}, l1, l2, **kw)
+        probeless = {"accuracy": pl_acc["probeless"], "n_neurons": N, "ranking_head": pl_ranking[:100].tolist()}
+
+    majority = float(np.mean(y_test == np.bincount(y_fit, minlength=T).argmax())) if len(y_test) else 0.0
+    per_tag = dict(zip(classes.tolist(), (n.tolist() for n in tag_neurons(weights, minimal.neurons, config.ranking_steps))))
+    return LCAResult(
+        model=loaded.name, task=config.task, n_layers=loaded.n_layers, layer_size=loaded.layer_size, n_neurons=D,
+        pair=all_train.pair, tags=tuple(classes.tolist()), n_train_words=len(ex_train), n_test_words=len(kept),
+        lambdas=grid.lambdas, grid=grid.rows, oracle_accuracy=oracle_acc, noreg_accuracy=noreg_acc,
+        majority_accuracy=majority, ranking=tuple(ranking.tolist()), per_tag=per_tag, ablation=ablation,
+        retrain=retrain,
+        minimal={"n_neurons": N, "fraction": N / D, "accuracy": minimal_acc, "dev_accuracy": minimal.dev_accuracy,
+                 "oracle_dev_accuracy": grid.oracle_dev_accuracy, "tried": [list(t) for t in minimal.tried],
+                 "neurons": minimal.neurons.tolist()},
+        selectivity=selectivity, probeless=probeless,
+        layer_histogram=tuple(_layer_histogram(minimal.neurons, loaded.n_layers, loaded.layer_size, all_train.pair)),
+        timings=timings, config=config.to_dict(),
+        activation_keys={"train": key_train, "test": key_test, "cache_dir": str(cache.directory.parent),
+                         "reused": [hit_train, hit_test], "n_dev_examples": int(len(dev_idx))},
+        curve=tuple(curve), weights=weights,
+    )

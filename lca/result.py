@@ -1,0 +1,168 @@
+"""The run's configuration and its result: plain, typed, frozen, JSON round-trippable."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from ._validation import InputError, check_choice, check_fraction, check_positive
+from .data import TASKS
+from .extract import AGGREGATIONS
+
+__all__ = ["RunConfig", "LCAResult", "PAPER_GRID", "MODES", "load_result", "save_result"]
+
+PAPER_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 0.0)  # Algorithm 2's searchList
+MODES = ("paper", "quick")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides a run.  ``delta``, ``top_fraction`` and ``step`` are fractions.
+
+    >>> RunConfig.from_dict(RunConfig(task="upos").to_dict()) == RunConfig(task="upos")
+    True
+    """
+
+    task: str = "xpos"
+    model: str | None = None  # None: the bundled all-MiniLM-L6-v2
+    revision: str | None = None
+    aggregation: str = "last"
+    device: str = "auto"
+    mode: str = "paper"
+    seed: int = 0
+    epochs: int = 10
+    batch_size: int = 512
+    lr: float = 1e-3
+    grid: tuple[float, ...] = PAPER_GRID
+    top_fraction: float = 0.2  # M of Algorithm 2 and of the ablation study
+    alpha: float = 0.5
+    beta: float = 0.5
+    delta: float = 0.01  # Algorithm 4: within 1 point of the oracle
+    step: float = 0.01  # Algorithm 4: grow N by 1 % of D
+    dev_fraction: float = 0.1  # carved from the training sentences for every selection decision
+    ranking_steps: int = 1000  # Algorithm 3: weight-mass thresholds 0.1 %, 0.2 %, ...
+    drop_unseen: bool = False  # drop test examples whose tag never occurs in training, instead of failing
+    trust_remote_code: bool = False
+
+    def __post_init__(self):
+        check_choice("task", self.task, TASKS)
+        check_choice("aggregation", self.aggregation, AGGREGATIONS)
+        check_choice("device", self.device, ("auto", "cpu", "cuda"))
+        check_choice("mode", self.mode, MODES)
+        for name in ("epochs", "batch_size", "ranking_steps"):
+            check_positive(name, getattr(self, name), integer=True)
+        check_positive("seed", self.seed, integer=True, allow_zero=True)
+        check_positive("lr", self.lr)
+        for name in ("top_fraction", "step", "dev_fraction", "delta"):
+            check_fraction(name, getattr(self, name))
+        if not self.grid or any(not isinstance(v, (int, float)) or v < 0 for v in self.grid):
+            raise InputError(f"grid must be a non-empty list of penalties >= 0; got {self.grid!r}")
+        object.__setattr__(self, "grid", tuple(float(v) for v in self.grid))
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "grid": list(self.grid)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"unknown run settings {unknown}; known: {sorted(known)}")
+        return cls(**{k: tuple(v) if k == "grid" else v for k, v in data.items()})
+
+
+@dataclass(frozen=True)
+class LCAResult:
+    """What a run found.  Accuracies are fractions in [0, 1], measured on the test split.
+
+    Attributes
+    ----------
+    ranking : tuple of int, length n_neurons
+        Every flat neuron id, most salient first (Algorithm 3 on the oracle probe).
+    per_tag : dict of str to list of int
+        Salient neurons of each tag within the minimal set.
+    weights : ndarray, shape (n_neurons, n_tags)
+        The oracle probe's weights (saved beside ``result.json``, not inside it).
+    layer_histogram : list of int, length n_layers (or 2 * n_layers for pair tasks: heads then dependents)
+        Neurons of the minimal set in each layer.
+    """
+
+    model: str
+    task: str
+    n_layers: int
+    layer_size: int
+    n_neurons: int
+    pair: bool
+    tags: tuple[str, ...]
+    n_train_words: int
+    n_test_words: int
+    lambdas: dict
+    grid: tuple[dict, ...]
+    oracle_accuracy: float
+    noreg_accuracy: float
+    majority_accuracy: float
+    ranking: tuple[int, ...]
+    per_tag: dict
+    ablation: dict
+    retrain: dict
+    minimal: dict
+    selectivity: dict
+    probeless: dict
+    layer_histogram: tuple[int, ...]
+    timings: dict
+    config: dict
+    activation_keys: dict
+    curve: tuple[dict, ...] = ()
+    weights: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "weights"}
+        return json.loads(json.dumps(out, default=_plain))
+
+    @classmethod
+    def from_dict(cls, data: dict, weights: np.ndarray | None = None) -> "LCAResult":
+        known = {f.name for f in fields(cls)} - {"weights"}
+        missing = sorted(known - set(data) - {"curve"})
+        if missing:
+            raise InputError(f"result is missing {missing}")
+        values = {k: data[k] for k in known if k in data}
+        for name in ("tags", "grid", "ranking", "layer_histogram", "curve"):
+            if name in values:
+                values[name] = tuple(values[name])
+        return cls(**values, weights=weights)
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (np.ndarray, tuple, set)):
+        return list(value.tolist() if isinstance(value, np.ndarray) else value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def save_result(result: LCAResult, out_dir) -> Path:
+    """Write ``result.json``, ``weights.npy`` and ``activations.json`` (the cache keys) into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "result.json.partial"
+    tmp.write_text(json.dumps(result.to_dict(), indent=1))
+    tmp.replace(out / "result.json")
+    if result.weights is not None:
+        np.save(out / "weights.npy", np.asarray(result.weights, dtype=np.float32))
+    (out / "activations.json").write_text(json.dumps(result.activation_keys, indent=1))
+    return out / "result.json"
+
+
+def load_result(run_dir) -> LCAResult:
+    """Read a run folder written by :func:`save_result` (plain JSON and ``.npy``: nothing is unpickled)."""
+    run_dir = Path(run_dir)
+    path = run_dir / "result.json" if run_dir.is_dir() else run_dir
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: not a readable result.json ({err})") from None
+    weights_file = path.parent / "weights.npy"
+    weights = np.load(weights_file, allow_pickle=False) if weights_file.is_file() else None
+    return LCAResult.from_dict(data, weights)

@@ -1,0 +1,198 @@
+"""A store of finished runs on disk, keyed by a deterministic run id, with per-session ownership.
+
+Layout under ``root`` (default ``$LCA_CACHE_DIR/runs``)::
+
+    <run id>/result.json, weights.npy, activations.json   (lca.result.save_result)
+    <run id>/test_corpus.json                              (the test corpus: words and labels)
+    <run id>/meta.json                                     (what the run list shows)
+    sessions/<token>.json                                  (the run ids a browser session owns)
+
+The run id hashes the configuration and the content of both corpora (words and labels), so
+the same run asked for twice reopens from disk instead of running again.  A session lists
+only the runs it owns; a token is random, and only ever used as a file name after
+:func:`check_token` accepted it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import time
+from pathlib import Path
+
+from ._validation import InputError
+from .cache import default_cache_dir
+from .data import Corpus
+from .result import LCAResult, RunConfig, load_result, save_result
+
+__all__ = ["run_id", "corpus_fingerprint", "corpus_to_dict", "corpus_from_dict", "new_token", "check_token",
+           "RunStore"]
+
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+_RUN_ID = re.compile(r"^[0-9a-f]{16}$")
+# Settings that change where or how fast a run executes but not what it finds.
+_NOT_IN_ID = ("device",)
+
+
+def corpus_fingerprint(corpus: Corpus) -> str:
+    """SHA-256 of a corpus's words, label columns and heads (its name does not count).
+
+    >>> a = Corpus((("a", "b"),), {"xpos": (("DT", "NN"),)}, name="x")
+    >>> corpus_fingerprint(a) == corpus_fingerprint(Corpus(a.sentences, a.columns, name="y"))
+    True
+    """
+    payload = {"words": corpus.content_hash(), "columns": {k: list(map(list, v)) for k, v in sorted(corpus.columns.items())},
+               "heads": None if corpus.heads is None else list(map(list, corpus.heads))}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def run_id(config: RunConfig, train: Corpus | str, test: Corpus | str) -> str:
+    """16 hex digits naming a run: hash of the config (less ``device``) and both corpora.
+
+    ``train`` and ``test`` are corpora or their :func:`corpus_fingerprint`.
+
+    >>> c = Corpus((("a",),), {"xpos": (("DT",),)})
+    >>> run_id(RunConfig(), c, c) == run_id(RunConfig(device="cpu"), c, c)
+    True
+    >>> run_id(RunConfig(), c, c) == run_id(RunConfig(seed=1), c, c)
+    False
+    """
+    settings = {k: v for k, v in config.to_dict().items() if k not in _NOT_IN_ID}
+    prints = [x if isinstance(x, str) else corpus_fingerprint(x) for x in (train, test)]
+    payload = json.dumps({"config": settings, "train": prints[0], "test": prints[1]}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def corpus_to_dict(corpus: Corpus) -> dict:
+    """JSON-friendly copy of a corpus (lists of lists)."""
+    return {"name": corpus.name, "sentences": [list(s) for s in corpus.sentences],
+            "columns": {k: [list(s) for s in v] for k, v in corpus.columns.items()},
+            "heads": None if corpus.heads is None else [list(h) for h in corpus.heads]}
+
+
+def corpus_from_dict(data: dict) -> Corpus:
+    """Inverse of :func:`corpus_to_dict`.
+
+    >>> c = Corpus((("a", "b"),), {"xpos": (("DT", "NN"),)}, ((2, 0),), "x")
+    >>> corpus_from_dict(corpus_to_dict(c)) == c
+    True
+    """
+    tup = lambda rows: tuple(tuple(r) for r in rows)  # noqa: E731
+    return Corpus(tup(data["sentences"]), {k: tup(v) for k, v in data.get("columns", {}).items()},
+                  None if data.get("heads") is None else tup(data["heads"]), data.get("name", "corpus"))
+
+
+def new_token() -> str:
+    """A fresh random session token (32 hex digits)."""
+    return secrets.token_hex(16)
+
+
+def check_token(token) -> str:
+    """Return ``token`` if it is a well-formed session token, else raise ``InputError``.
+
+    >>> check_token("0" * 32) == "0" * 32
+    True
+    """
+    if not isinstance(token, str) or not _TOKEN.match(token):
+        raise InputError(f"session token must be 32 hex digits; got {token!r}")
+    return token
+
+
+def _check_run_id(rid) -> str:
+    if not isinstance(rid, str) or not _RUN_ID.match(rid):
+        raise InputError(f"run id must be 16 hex digits; got {rid!r}")
+    return rid
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+class RunStore:
+    """Finished runs on disk and which session owns which (see the module docstring)."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else default_cache_dir() / "runs"
+        (self.root / "sessions").mkdir(parents=True, exist_ok=True)
+
+    def path(self, rid: str) -> Path:
+        return self.root / _check_run_id(rid)
+
+    def exists(self, rid: str) -> bool:
+        folder = self.path(rid)
+        return all((folder / name).is_file() for name in ("result.json", "test_corpus.json", "meta.json"))
+
+    def save(self, rid: str, result: LCAResult, test: Corpus, meta: dict | None = None) -> Path:
+        """Write a finished run; ``meta.json`` is written last, so a run is listed only when complete."""
+        folder = self.path(rid)
+        tmp = self.root / f".{rid}.{os.getpid()}.{secrets.token_hex(4)}.partial"
+        save_result(result, tmp)
+        _write_json(tmp / "test_corpus.json", corpus_to_dict(test))
+        info = {"run_id": rid, "created": time.time(), "model": result.model, "task": result.task,
+                "n_train_words": result.n_train_words, "n_test_words": result.n_test_words,
+                "oracle_accuracy": result.oracle_accuracy, "minimal_fraction": result.minimal.get("fraction"),
+                **(meta or {})}
+        _write_json(tmp / "meta.json", info)
+        if folder.exists():  # the same run finished twice (two sessions): keep the first
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            try:
+                os.replace(tmp, folder)
+            except OSError:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return folder
+
+    def load(self, rid: str) -> LCAResult:
+        if not self.exists(rid):
+            raise InputError(f"run {rid} is not in {self.root}")
+        return load_result(self.path(rid))
+
+    def load_test_corpus(self, rid: str) -> Corpus:
+        try:
+            data = json.loads((self.path(rid) / "test_corpus.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise InputError(f"run {rid}: test_corpus.json is not readable ({err})") from None
+        return corpus_from_dict(data)
+
+    def meta(self, rid: str) -> dict:
+        try:
+            return json.loads((self.path(rid) / "meta.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {"run_id": rid, "broken": True}
+
+    # sessions -----------------------------------------------------------------------------------------
+    def _session_file(self, token: str) -> Path:
+        return self.root / "sessions" / f"{check_token(token)}.json"
+
+    def session_runs(self, token: str) -> list[str]:
+        """Run ids owned by ``token``, newest first, skipping runs no longer on disk."""
+        try:
+            ids = json.loads(self._session_file(token).read_text())
+        except (OSError, ValueError):
+            return []
+        return [r for r in ids if isinstance(r, str) and _RUN_ID.match(r) and self.exists(r)]
+
+    def claim(self, token: str, rid: str) -> None:
+        """Record that session ``token`` owns run ``rid`` (moved to the front of its list)."""
+        _check_run_id(rid)
+        ids = [r for r in self.session_runs(token) if r != rid]
+        _write_json(self._session_file(token), [rid] + ids)
+
+    def owns(self, token: str, rid: str) -> bool:
+        try:
+            return rid in self.session_runs(token)
+        except InputError:
+            return False
+
+    def list(self, token: str) -> list[dict]:
+        """``meta.json`` of each run the session owns, newest first."""
+        return [self.meta(r) for r in self.session_runs(token)]
+
+    def forget(self, token: str, rid: str) -> None:
+        """Drop ``rid`` from the session's list (the run stays on disk for others who own it)."""
+        _write_json(self._session_file(token), [r for r in self.session_runs(token) if r != rid])

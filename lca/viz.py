@@ -1,0 +1,223 @@
+"""Plotly figures of a run: the paper's charts and the neuron views.
+
+Every function returns a ``plotly.graph_objects.Figure`` and nothing else: no ``.show()``,
+no streamlit.  Activations use one diverging scale, blue below zero, white at zero, red
+above (:data:`ACTIVATION_SCALE`), normalized per neuron to [-1, 1]; the exact value is in
+the hover text.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .neurons import flat_to_layer_unit
+
+__all__ = ["ACTIVATION_SCALE", "token_heatmap", "neurons_heatmap", "grid_heatmap", "accuracy_curve",
+           "ablation_bars", "layer_bars", "tag_counts", "tag_layer_heatmap", "tag_overlap",
+           "tag_distribution_box", "tag_weight_bars", "figure_html"]
+
+# ColorBrewer RdBu, reversed so that red is positive; white exactly at the middle (zero).
+ACTIVATION_SCALE = [[0.0, "#053061"], [0.1, "#2166ac"], [0.2, "#4393c3"], [0.3, "#92c5de"], [0.4, "#d1e5f0"],
+                    [0.5, "#ffffff"], [0.6, "#fddbc7"], [0.7, "#f4a582"], [0.8, "#d6604d"], [0.9, "#b2182b"],
+                    [1.0, "#67001f"]]
+_ORDER_COLORS = {"top": "#b2182b", "random": "#7f7f7f", "bottom": "#2166ac", "weight_magnitude": "#e6a117"}
+_FONT = dict(family="Source Sans Pro, sans-serif", size=13)
+
+
+def _layout(fig: go.Figure, title: str, height: int | None = None, **kw) -> go.Figure:
+    fig.update_layout(title=dict(text=title, x=0, xanchor="left"), template="plotly_white", font=_FONT,
+                      margin=dict(l=10, r=10, t=50 if title else 20, b=10), height=height, **kw)
+    return fig
+
+
+def _layer_labels(n_layers: int, pair: bool) -> list[str]:
+    base = [str(i) for i in range(n_layers)]
+    return [f"{h} {b}" for h in ("head", "dep") for b in base] if pair else base
+
+
+def token_heatmap(sentences: Sequence[Sequence[str]], values: Sequence[Sequence[float]], scale: float,
+                  title: str = "", row_labels: Sequence[str] | None = None, wrap: int = 12) -> go.Figure:
+    """Words coloured by one neuron's activation, one sentence per block of rows.
+
+    ``values[i][j]`` is the raw activation on word ``j`` of sentence ``i``; colours are
+    ``value / scale`` clipped to [-1, 1] (``scale``: the neuron's largest absolute value over
+    the corpus).  Sentences longer than ``wrap`` words continue on the next row.
+    """
+    z, text, raw, ticks = [], [], [], []
+    for i, (words, vals) in enumerate(zip(sentences, values)):
+        for start in range(0, max(len(words), 1), wrap):
+            w, v = list(words[start:start + wrap]), [float(x) for x in vals[start:start + wrap]]
+            pad = wrap - len(w)
+            z.append([float(np.clip(x / scale, -1, 1)) for x in v] + [None] * pad)
+            raw.append(v + [None] * pad)
+            text.append(w + [""] * pad)
+            label = (row_labels[i] if row_labels else f"#{i + 1}") if start == 0 else ""
+            ticks.append(label)
+    rows = list(range(len(z)))
+    fig = go.Figure(go.Heatmap(
+        z=z, text=text, customdata=raw, x=list(range(wrap)), y=rows, zmin=-1, zmax=1, zmid=0,
+        colorscale=ACTIVATION_SCALE, texttemplate="%{text}", textfont=dict(size=13), xgap=2, ygap=4,
+        hovertemplate="<b>%{text}</b><br>activation %{customdata:.4f}<br>normalized %{z:.3f}<extra></extra>",
+        colorbar=dict(title="norm.", thickness=10, tickvals=[-1, 0, 1])))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(tickvals=rows, ticktext=ticks, autorange="reversed", showgrid=False)
+    return _layout(fig, title, height=90 + 34 * max(len(z), 1))
+
+
+def neurons_heatmap(words: Sequence[str], values: np.ndarray, labels: Sequence[str], scales: Sequence[float],
+                    title: str = "") -> go.Figure:
+    """Several neurons (rows) over one sentence (columns), each normalized by its own ``scales[k]``.
+
+    ``values`` has shape (n_words, n_neurons): raw activations.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    z = np.clip(values.T / np.asarray(scales, dtype=np.float32)[:, None], -1, 1)
+    cols = list(range(len(words)))
+    fig = go.Figure(go.Heatmap(
+        z=z, customdata=values.T, x=cols, y=list(labels), zmin=-1, zmax=1, zmid=0, colorscale=ACTIVATION_SCALE,
+        text=[list(words)] * len(labels), xgap=2, ygap=2,
+        hovertemplate="neuron %{y}<br><b>%{text}</b><br>activation %{customdata:.4f}<br>normalized %{z:.3f}<extra></extra>",
+        colorbar=dict(title="norm.", thickness=10, tickvals=[-1, 0, 1])))
+    fig.update_xaxes(tickvals=cols, ticktext=list(words), tickangle=-45 if len(words) > 12 else 0, side="top")
+    fig.update_yaxes(type="category", autorange="reversed", title="neuron")
+    return _layout(fig, title, height=140 + 28 * len(labels))
+
+
+def _fmt_lambda(v: float) -> str:
+    return "0" if v == 0 else f"{v:g}"
+
+
+def grid_heatmap(grid: Sequence[Mapping], lambdas: Mapping, title: str = "Grid search score (Algorithm 2)") -> go.Figure:
+    """The λ1 × λ2 grid coloured by the selection score; the chosen pair is boxed."""
+    l1s, l2s = sorted({r["l1"] for r in grid}), sorted({r["l2"] for r in grid})
+    cell = {(r["l1"], r["l2"]): r for r in grid}
+    z = [[cell.get((a, b), {}).get("score") for b in l2s] for a in l1s]
+    hover = [[(f"accuracy {c['accuracy']:.3f}<br>top 20 % {c['accuracy_top']:.3f}<br>bottom 20 % "
+               f"{c['accuracy_bottom']:.3f}" if (c := cell.get((a, b))) else "") for b in l2s] for a in l1s]
+    x, y = [_fmt_lambda(v) for v in l2s], [_fmt_lambda(v) for v in l1s]
+    fig = go.Figure(go.Heatmap(z=z, x=x, y=y, customdata=hover, colorscale="Viridis", texttemplate="%{z:.3f}",
+                               hovertemplate="λ1 %{y}, λ2 %{x}<br>score %{z:.4f}<br>%{customdata}<extra></extra>",
+                               colorbar=dict(title="score", thickness=10)))
+    best = (_fmt_lambda(lambdas["l2"]), _fmt_lambda(lambdas["l1"]))
+    fig.add_trace(go.Scatter(x=[best[0]], y=[best[1]], mode="markers", name="chosen",
+                             marker=dict(symbol="square-open", size=38, color="#d62728", line=dict(width=3)),
+                             hovertemplate="chosen λ1 %{y}, λ2 %{x}<extra></extra>"))
+    fig.update_xaxes(title="λ2 (L2 penalty)", type="category")
+    fig.update_yaxes(title="λ1 (L1 penalty)", type="category")
+    return _layout(fig, title, height=120 + 45 * len(l1s), showlegend=False)
+
+
+def accuracy_curve(curve: Sequence[Mapping], oracle_accuracy: float, n_neurons: int,
+                   title: str = "Accuracy when keeping only the first N neurons of each ordering") -> go.Figure:
+    """Test accuracy against N for the top, random and bottom orderings (others zeroed out)."""
+    fig = go.Figure()
+    x = [r["n_neurons"] for r in curve]
+    for key in ("top", "random", "bottom"):
+        fig.add_trace(go.Scatter(
+            x=x, y=[100 * r[key] for r in curve], mode="lines+markers", name=key, line=dict(color=_ORDER_COLORS[key]),
+            customdata=[100 * r["fraction"] for r in curve],
+            hovertemplate=key + ": N = %{x} (%{customdata:.1f} %)<br>accuracy %{y:.2f} %<extra></extra>"))
+    fig.add_hline(y=100 * oracle_accuracy, line_dash="dash", line_color="#333",
+                  annotation_text=f"all {n_neurons} neurons: {100 * oracle_accuracy:.1f} %", annotation_position="bottom right")
+    fig.update_xaxes(title="number of neurons kept (log scale)", type="log")
+    fig.update_yaxes(title="test accuracy (%)", rangemode="tozero")
+    return _layout(fig, title, height=380, legend=dict(orientation="h", y=-0.25))
+
+
+def ablation_bars(oracle_accuracy: float, ablation: Mapping[str, float], fraction: float,
+                  title: str | None = None) -> go.Figure:
+    """Table 2 as bars: all neurons, and only the top / random / bottom / weight-magnitude ``fraction`` kept."""
+    names = ["all", "top", "random", "bottom", "weight_magnitude"]
+    values = [oracle_accuracy] + [ablation[k] for k in names[1:]]
+    colors = ["#333333"] + [_ORDER_COLORS[k] for k in names[1:]]
+    labels = ["All", "Top", "Random", "Bottom", "Wt. mag."]
+    fig = go.Figure(go.Bar(x=labels, y=[100 * v for v in values], marker_color=colors,
+                           text=[f"{100 * v:.1f}" for v in values], textposition="outside",
+                           hovertemplate="%{x}: %{y:.2f} %<extra></extra>"))
+    fig.update_yaxes(title="test accuracy (%)", range=[0, 110])
+    return _layout(fig, title or f"Zero-out ablation: keep {100 * fraction:.0f} % of the neurons (Table 2)", height=340)
+
+
+def layer_bars(layer_histogram: Sequence[int], n_layers: int, pair: bool = False,
+               title: str = "Neurons of the minimal set in each layer (Fig. 6)") -> go.Figure:
+    """Bars of neurons per layer (layer 0 = embeddings); pair tasks show head and dependent side by side."""
+    counts = list(layer_histogram)
+    layers = [str(i) for i in range(n_layers)]
+    halves = (("head", counts[:n_layers]), ("dependent", counts[n_layers:])) if pair else (("minimal set", counts),)
+    fig = go.Figure([go.Bar(x=layers, y=c, name=name, hovertemplate="layer %{x}: %{y} neurons<extra>" + name + "</extra>")
+                     for name, c in halves])
+    fig.update_xaxes(title="layer (0 = embeddings)", type="category")
+    fig.update_yaxes(title="neurons")
+    return _layout(fig, title, height=340, barmode="group", showlegend=pair)
+
+
+def tag_counts(per_tag: Mapping[str, Sequence[int]],
+               title: str = "Salient neurons per tag: localized (few) vs distributed (many) (Fig. 7)") -> go.Figure:
+    """Neurons per tag, most first."""
+    items = sorted(per_tag.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    fig = go.Figure(go.Bar(x=[k for k, _ in items], y=[len(v) for _, v in items], marker_color="#4393c3",
+                           hovertemplate="%{x}: %{y} neurons<extra></extra>"))
+    fig.update_xaxes(title="tag", type="category", tickangle=-45 if len(items) > 20 else 0)
+    fig.update_yaxes(title="neurons")
+    return _layout(fig, title, height=360)
+
+
+def tag_layer_heatmap(per_tag: Mapping[str, Sequence[int]], layer_size: int, n_layers: int, pair: bool = False,
+                      title: str = "Where each tag's neurons sit: tag × layer") -> go.Figure:
+    """Count of each tag's salient neurons in each layer (rows sorted by total)."""
+    labels = _layer_labels(n_layers, pair)
+    tags = sorted(per_tag, key=lambda t: (-len(per_tag[t]), t))
+    z = []
+    for tag in tags:
+        half, layer, _ = flat_to_layer_unit(np.asarray(per_tag[tag], dtype=np.int64), layer_size, n_layers)
+        z.append(np.bincount(half * n_layers + layer, minlength=len(labels)).tolist())
+    fig = go.Figure(go.Heatmap(z=z, x=labels, y=tags, colorscale="Blues", texttemplate="%{z}",
+                               hovertemplate="%{y}, layer %{x}: %{z} neurons<extra></extra>",
+                               colorbar=dict(title="neurons", thickness=10)))
+    fig.update_xaxes(title="layer (0 = embeddings)", type="category")
+    fig.update_yaxes(type="category", autorange="reversed")
+    return _layout(fig, title, height=140 + 22 * len(tags))
+
+
+def tag_overlap(per_tag: Mapping[str, Sequence[int]],
+                title: str = "Shared salient neurons between tags (Jaccard; count in hover)") -> go.Figure:
+    """Tag × tag overlap of salient-neuron sets: colour = Jaccard index, hover = shared count."""
+    tags = sorted(per_tag, key=lambda t: (-len(per_tag[t]), t))
+    sets = [set(per_tag[t]) for t in tags]
+    shared = [[len(a & b) for b in sets] for a in sets]
+    jac = [[(len(a & b) / len(a | b)) if a | b else 0.0 for b in sets] for a in sets]
+    fig = go.Figure(go.Heatmap(z=jac, x=tags, y=tags, customdata=shared, colorscale="Blues", zmin=0, zmax=1,
+                               hovertemplate="%{y} & %{x}: %{customdata} shared, Jaccard %{z:.2f}<extra></extra>",
+                               colorbar=dict(title="Jaccard", thickness=10)))
+    fig.update_xaxes(type="category", tickangle=-45)
+    fig.update_yaxes(type="category", autorange="reversed")
+    return _layout(fig, title, height=160 + 22 * len(tags))
+
+
+def tag_distribution_box(distribution: Mapping[str, np.ndarray], title: str = "Activation per tag") -> go.Figure:
+    """One box per tag of the neuron's activations, tags sorted by median (highest first)."""
+    items = sorted(distribution.items(), key=lambda kv: -float(np.median(kv[1])))
+    fig = go.Figure([go.Box(y=np.asarray(v, dtype=float), name=str(k), boxpoints=False, marker_color="#4393c3",
+                            line=dict(width=1), hoverinfo="y+name") for k, v in items])
+    fig.add_hline(y=0, line_color="#999", line_width=1)
+    fig.update_xaxes(type="category", tickangle=-45 if len(items) > 20 else 0)
+    fig.update_yaxes(title="activation")
+    return _layout(fig, title, height=360, showlegend=False)
+
+
+def tag_weight_bars(weights: Sequence[float], tags: Sequence[str], title: str = "Oracle probe weight per tag") -> go.Figure:
+    """The neuron's weight in the probe for every tag: red positive, blue negative, largest first."""
+    order = np.argsort(-np.asarray(weights, dtype=float), kind="stable")
+    w = [float(weights[i]) for i in order]
+    fig = go.Figure(go.Bar(x=[tags[i] for i in order], y=w, marker_color=["#b2182b" if v >= 0 else "#2166ac" for v in w],
+                           hovertemplate="%{x}: weight %{y:.4f}<extra></extra>"))
+    fig.update_xaxes(type="category", tickangle=-45 if len(w) > 20 else 0)
+    fig.update_yaxes(title="weight", zeroline=True, zerolinecolor="#999")
+    return _layout(fig, title, height=340)
+
+
+def figure_html(fig: go.Figure) -> str:
+    """A standalone HTML file of the figure (plotly.js embedded: opens offline)."""
+    return fig.to_html(include_plotlyjs=True, full_html=True)

@@ -1,0 +1,69 @@
+"""Playground: the probe's tags for a typed sentence, and a tag's top neurons over it."""
+import pandas as pd
+import streamlit as st
+
+import app_state as S
+from lca import explore, viz
+from lca._validation import InputError
+
+S.intro("Playground",
+        "Type a sentence: the run's model encodes it, the oracle probe of Algorithm 1 tags every word, and the "
+        "chosen tag's most salient neurons (Section 2.3) are shown over the words. Use it to test the probe and "
+        "the neurons of Figures 3–5 on examples of your own.")
+
+rid, result = S.require_run()
+cfg = result.config
+text = st.text_area("Sentence", "She was considering the biggest offers from three companies in Berlin .", key="pg_text")
+words = explore.tokenize(text)
+if not words:
+    st.info("Type a sentence above.")
+    st.stop()
+st.caption("Words: " + " · ".join(words))
+
+try:
+    with st.spinner("Encoding the sentence…"):
+        loaded = S.get_model(cfg.get("model"), cfg.get("device", "auto"), cfg.get("revision"))
+except InputError as err:
+    st.error(f"The run's model cannot be loaded: {err}")
+    st.stop()
+
+st.subheader("Predicted tags")
+if result.pair:
+    st.info("This run's task labels pairs of words (head and dependent): the probe cannot tag single words, "
+            "so only the neurons are shown below.")
+elif result.weights is None:
+    st.info("This run has no saved probe weights.")
+else:
+    try:
+        preds = explore.predict_words(loaded, words, result.weights, list(result.tags), cfg.get("aggregation", "last"),
+                                      intercept=getattr(result, "intercept", None))
+        frame = pd.DataFrame([{"word": p["word"], "predicted tag": p["tag"], "probability": round(p["probability"], 3)}
+                              for p in preds])
+        st.dataframe(frame.T, width="stretch")
+        S.csv_button(frame, f"lca-{rid}-playground-tags", key="pg_tags")
+        st.caption("The probe's bias is not saved with the run, so the tags come from the weights alone."
+                   if getattr(result, "intercept", None) is None else "")
+    except InputError as err:
+        st.error(str(err))
+
+st.subheader("A tag's top neurons over the sentence")
+tags = sorted(result.per_tag, key=lambda t: (-len(result.per_tag[t]), t))
+c1, c2 = st.columns([2, 1])
+tag = c1.selectbox("Tag", tags, key="pg_tag")
+k = c2.slider("Neurons", 1, 30, 10, key="pg_k")
+neurons = list(result.per_tag.get(tag, []))[:k]
+if not neurons:
+    st.info(f"No salient neuron for {tag} in this run.")
+    st.stop()
+try:
+    values = explore.sentence_activations(loaded, words, neurons, cfg.get("aggregation", "last"))
+    acts = S.test_activations(rid)
+    scales = [explore.neuron_scale(acts, explore.neuron_column(n, acts.shape[1])) for n in neurons]
+except (InputError, OSError, ValueError) as err:
+    st.error(str(err))
+    st.stop()
+labels = [S.neuron_name(result, n) for n in neurons]
+S.chart(viz.neurons_heatmap(words, values, labels, scales, title=f"Top {len(neurons)} neurons of {tag}"),
+        f"lca-{rid}-playground-{tag}", key="pg_heat")
+st.caption("Each row is normalized by that neuron's largest absolute activation over the test corpus; hover a cell "
+           "for the exact value. Red: positive, blue: negative, white: zero.")

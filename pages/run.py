@@ -1,0 +1,211 @@
+"""Run page: pick a model, data and task, run LCA in the background, reopen earlier runs."""
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+import app_state as S
+from lca._validation import InputError
+from lca.datasets import DATASETS
+from lca.extract import AGGREGATIONS, DEFAULT_MODEL
+from lca.pipeline import STAGES
+from lca.result import RunConfig
+from lca.runs import run_id
+
+S.intro("Run an analysis",
+        "Choose a model, a labelled corpus and a linguistic task; LCA trains an elastic-net probe on every neuron "
+        "of every layer, ranks the neurons by their weights and checks the ranking, as in Sections 2 and 4 of "
+        "Durrani, Dalvi & Sajjad (Algorithms 1–4, Tables 2, 3 and 5). Runs continue in the background, "
+        "can be cancelled, and every finished run is kept: it reopens instantly below, even after a reload.")
+
+token = S.session_token()
+store = S.store()
+job = S.job_for(token)
+BUNDLED, CUSTOM = f"Bundled ({DEFAULT_MODEL})", "Hugging Face id or local folder"
+DEMO, REGISTRY, UPLOAD = "Demo corpus", "Dataset registry", "Upload files"
+
+# ---- 1. model -----------------------------------------------------------------------------------------------
+st.subheader("1 · Model")
+source = st.radio("Model source", [BUNDLED, CUSTOM], horizontal=True, key="run_model_src")
+model = None
+if source == CUSTOM:
+    model = st.text_input("Model id or local path", key="run_model_id",
+                          placeholder="e.g. bert-base-cased, or /models/my-bert (a folder saved with save_pretrained)",
+                          help="Without internet only models already in the Hugging Face cache or local folders load.")
+    model = model.strip() or None
+    if model is None:
+        st.caption("Type a model id or a folder; empty means the bundled model.")
+
+# ---- 2. data ------------------------------------------------------------------------------------------------
+st.subheader("2 · Data")
+data_src = st.radio("Data source", [DEMO, REGISTRY, UPLOAD], horizontal=True, key="run_data_src")
+train = test = None
+data_label = ""
+try:
+    if data_src == DEMO:
+        train, test = S.dataset("demo", "train"), S.dataset("demo", "test")
+        data_label = "demo"
+    elif data_src == REGISTRY:
+        names = [n for n in DATASETS if n != "demo"]
+        c1, c2, c3 = st.columns([2, 1, 1])
+        name = c1.selectbox("Dataset", names, key="run_ds_name",
+                            format_func=lambda n: f"{n} — {DATASETS[n].description}")
+        splits = list(DATASETS[name].splits)
+        max_train = c2.number_input("Max. training sentences", 10, 50_000, 2000, step=100, key="run_ds_max_train")
+        max_test = c3.number_input("Max. test sentences", 5, 50_000, 500, step=100, key="run_ds_max_test")
+        st.caption(DATASETS[name].note or DATASETS[name].licence)
+        test_split = "test" if "test" in splits else splits[-1]
+        train_split = next((s for s in ("train", "dev") if s in splits and s != test_split), None)
+        if train_split is None:
+            train, test = S.dataset_holdout(name, test_split, int(max_train), int(max_test))
+            st.caption(f"{name} has only a '{test_split}' split: 80 % of its sentences train, 20 % test.")
+        else:
+            train, test = S.dataset(name, train_split, int(max_train)), S.dataset(name, test_split, int(max_test))
+            st.caption(f"Training on '{train_split}', testing on '{test_split}'.")
+        data_label = name
+    else:
+        fmt_names = {"conllu": "CoNLL-U", "columns": "Column file (one word per line)", "conll2000": "CoNLL-2000 chunking",
+                     "pmb": "PMB semantic tags", "neurox": "NeuroX pair (sentences + labels)"}
+        fmt = st.selectbox("Format", list(fmt_names), format_func=fmt_names.get, key="run_up_fmt")
+        options: tuple = ()
+        if fmt == "neurox":
+            c1, c2 = st.columns(2)
+            tr = (c1.file_uploader("Training sentences (one per line)", key="run_up_tr_text"),
+                  c2.file_uploader("Training labels (parallel)", key="run_up_tr_labels"))
+            te = (c1.file_uploader("Test sentences (optional)", key="run_up_te_text"),
+                  c2.file_uploader("Test labels (optional)", key="run_up_te_labels"))
+            label_task = st.selectbox("What the labels are", ["xpos", "upos", "sem", "chunk", "ccg", "deprel"],
+                                      key="run_up_task")
+            options = (("task", label_task),)
+            tr, te = (tr if all(tr) else None), (te if all(te) else None)
+        else:
+            c1, c2 = st.columns(2)
+            tr = c1.file_uploader("Training file", key="run_up_train")
+            te = c2.file_uploader("Test file (optional: else 20 % of the training sentences)", key="run_up_test")
+            if fmt == "columns":
+                c3, c4 = st.columns(2)
+                word_col = c3.text_input("Word column (0-based index or header name)", "0", key="run_up_wordcol")
+                labels = c4.text_input("Label columns, e.g. xpos=1, chunk=2 (empty: named by the '# columns =' header)",
+                                       "", key="run_up_labels")
+                options = (("word_column", word_col.strip() or "0"),)
+                if labels.strip():
+                    pairs = [p.split("=", 1) for p in labels.split(",") if p.strip()]
+                    if any(len(p) != 2 for p in pairs):
+                        raise InputError(f"label columns must look like 'xpos=1, chunk=2'; got {labels!r}")
+                    options += (("label_columns", tuple((k.strip(), v.strip()) for k, v in pairs)),)
+            tr, te = ((tr,) if tr else None), ((te,) if te else None)
+        if tr is None:
+            st.info("Upload a training file to continue.")
+        else:
+            files = tuple((f.name, f.getvalue()) for f in tr)
+            if te is None:
+                train, test = S.upload_holdout(files, fmt, options)
+            else:
+                train = S.read_upload(files, fmt, options)
+                test = S.read_upload(tuple((f.name, f.getvalue()) for f in te), fmt, options)
+            data_label = f"upload: {tr[0].name}"
+except InputError as err:
+    st.error(f"The data could not be read: {err}")
+    train = test = None
+
+if train is not None and test is not None:
+    st.caption(f"Training: {len(train.sentences):,} sentences, {train.n_words:,} words · "
+               f"test: {len(test.sentences):,} sentences, {test.n_words:,} words.")
+
+# ---- 3. task and settings ----------------------------------------------------------------------------------
+st.subheader("3 · Task and settings")
+tasks = [t for t in train.available_tasks() if t in test.available_tasks()] if train is not None and test is not None else []
+c1, c2, c3, c4 = st.columns(4)
+task = c1.selectbox("Task", tasks, index=tasks.index("xpos") if "xpos" in tasks else 0, key="run_task",
+                    disabled=not tasks, help="Column tasks come from the data; suffix and position are derived.")
+aggregation = c2.selectbox("Subwords → word", AGGREGATIONS, index=AGGREGATIONS.index("last"), key="run_agg",
+                           help="Which subword activation stands for the word; the paper uses the last.")
+mode = c3.selectbox("Search", ["quick", "paper"], key="run_mode",
+                    format_func={"quick": "Quicker search", "paper": "Paper grid (7 × 7 λ)"}.get,
+                    help="The paper's grid trains 49 probes; the quicker search explores fewer λ pairs.")
+seed = c4.number_input("Seed", 0, 2**31 - 1, 0, key="run_seed")
+with st.expander("More settings"):
+    d1, d2, d3 = st.columns(3)
+    epochs = d1.number_input("Epochs per probe", 1, 100, 10, key="run_epochs")
+    top_fraction = d2.slider("M: share kept in the ablation", 0.05, 0.5, 0.2, 0.05, key="run_top")
+    drop_unseen = d3.checkbox("Drop test words whose tag never occurs in training", True, key="run_drop")
+    st.caption("Layers: every layer is analysed together (embeddings = layer 0), as in the paper.")
+
+running = job is not None and job.running
+if st.button("Run", type="primary", disabled=running or not tasks, key="run_go", icon=":material/play_arrow:"):
+    try:
+        config = RunConfig(task=task, model=model, aggregation=aggregation, mode=mode, seed=int(seed),
+                           epochs=int(epochs), top_fraction=float(top_fraction), drop_unseen=bool(drop_unseen))
+        rid = run_id(config, train, test)
+        if store.exists(rid):
+            store.claim(token, rid)
+            S.open_run(rid)
+            st.success(f"This exact run was done before: run {rid} reopened from the cache.")
+        else:
+            meta = {"dataset": data_label, "train": train.name, "test": test.name,
+                    "model_label": model or DEFAULT_MODEL, "config": config.to_dict()}
+            job = S.start_job(token, train, test, config, meta)
+            running = True
+    except InputError as err:
+        st.error(str(err))
+
+
+@st.fragment(run_every=0.5)
+def progress_panel():
+    current = S.job_for(token)
+    if current is None or not current.running:
+        st.rerun()  # the run ended: redraw the whole page with its outcome
+    st.markdown(f"**Running** run `{current.rid}` · {int(time_elapsed(current))} s")
+    for stage in STAGES:
+        value = current.stages.get(stage, 0.0)
+        mark = "✓" if value >= 1 else ("…" if stage == current.stage else "")
+        st.progress(value, text=f"{S.STAGE_TITLES[stage]} {mark} {100 * value:.0f} %")
+    st.button("Cancel", on_click=current.cancel.set, key="run_cancel", icon=":material/stop_circle:")
+
+
+def time_elapsed(j) -> float:
+    return (j.finished or dt.datetime.now().timestamp()) - j.started
+
+
+if running:
+    progress_panel()
+elif job is not None:
+    if job.status == "done":
+        if not job.seen:
+            S.open_run(job.rid)
+            job.seen = True
+        st.success(f"Run {job.rid} finished in {time_elapsed(job):.0f} s: see Overview, Neuron explorer, Layers.")
+    elif job.status == "failed":
+        st.error(f"The run failed: {job.error}")
+    elif job.status == "cancelled":
+        st.warning("The run was cancelled; nothing was saved.")
+
+# ---- earlier runs -------------------------------------------------------------------------------------------
+st.subheader("Earlier runs in this session")
+metas = store.list(token)
+if not metas:
+    st.caption("None yet. Runs are stored on disk and listed only in the session (browser tab URL) that ran them.")
+else:
+    table = pd.DataFrame([{
+        "run": m["run_id"], "started": dt.datetime.fromtimestamp(m.get("created", 0)).strftime("%Y-%m-%d %H:%M"),
+        "task": m.get("task"), "model": m.get("model_label", m.get("model")), "data": m.get("dataset"),
+        "train words": m.get("n_train_words"), "test words": m.get("n_test_words"),
+        "oracle acc. %": round(100 * m.get("oracle_accuracy", 0), 2),
+        "minimal set %": round(100 * (m.get("minimal_fraction") or 0), 1)} for m in metas])
+    st.dataframe(table, hide_index=True, width="stretch")
+    ids = [m["run_id"] for m in metas]
+    current = S.current_run_id()
+    c1, c2 = st.columns([3, 1])
+    pick = c1.selectbox("Run to open", ids, index=ids.index(current) if current in ids else 0, key="run_pick",
+                        format_func=lambda r: S.run_label(store.meta(r)))
+    c2.write("")
+    if c2.button("Open", key="run_open", icon=":material/folder_open:"):
+        S.open_run(pick)
+        st.rerun()
+    if current:
+        st.caption(f"Current run: **{S.run_label(store.meta(current))}**")
+        e1, e2 = st.columns(2)
+        with e1:
+            S.result_json_button(current)
+        with e2:
+            S.csv_button(table, "lca-runs", "Download this list (CSV)")

@@ -1,0 +1,84 @@
+"""Streamlit AppTests of the analysis pages, on a tiny real run (tiny random BERT, synthetic corpus)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+TIMEOUT = 60
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGES = ["pages/overview.py", "pages/explorer.py", "pages/layers.py", "pages/playground.py"]
+
+
+def open_app(token: str | None = None, run: str | None = None, page: str | None = None, **params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if token:
+        at.query_params["s"] = token
+    if run:
+        at.query_params["run"] = run
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
+    parts += [s.value for s in at.subheader] + [e.value for e in at.error] + [i.value for i in at.info]
+    return "\n".join(map(str, parts))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_without_run_says_what_to_do(app_cache, page):
+    at = open_app(page=page)
+    assert not at.exception
+    assert at.info and "No run yet" in at.info[0].value
+    assert len(at.title) == 1  # the intro is there before the stop
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_run(tiny_run, page):
+    token, rid, result = tiny_run
+    at = open_app(token, rid, page)
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert not at.info or "No run yet" not in at.info[0].value
+    intro = at.markdown[0].value if at.markdown else ""
+    assert "Section" in texts(at) or "Table" in texts(at) or "Figure" in texts(at)
+    assert intro
+
+
+def test_overview_tables_match_result(tiny_run):
+    token, rid, result = tiny_run
+    at = open_app(token, rid, "pages/overview.py")
+    frames = [d.value for d in at.dataframe]
+    ablation = frames[0]
+    assert ablation["accuracy %"].iloc[0] == pytest.approx(round(100 * result.oracle_accuracy, 2))
+    assert ablation["accuracy %"].iloc[1] == pytest.approx(round(100 * result.ablation["top"], 2))
+    table3 = frames[1]
+    assert table3["N"].iloc[0] == result.minimal["n_neurons"]
+    assert table3["Probeless %"].iloc[0] == pytest.approx(round(100 * result.probeless["accuracy"], 2))
+    table5 = frames[2]
+    assert table5["Acc_r %"].iloc[0] == pytest.approx(round(100 * result.retrain["random"], 2))
+    labels = [b.label for b in at.get("download_button")]
+    assert "Download result.json" in labels and "Download chart (HTML)" in labels
+
+
+def test_other_session_does_not_see_run(tiny_run):
+    token, rid, _ = tiny_run
+    at = open_app("f" * 32, rid, "pages/overview.py")
+    assert at.info and "No run yet" in at.info[0].value
+    assert at.query_params.get("s") == "f" * 32
+
+
+def test_malformed_token_starts_new_session(tiny_run):
+    at = open_app("../../etc", None)
+    assert not at.exception
+    assert at.warning and "malformed" in at.warning[0].value
+    assert len(at.query_params["s"]) == 32

@@ -1,0 +1,130 @@
+"""AppTests of the Run page: a real background run, reopening it, errors, cancel, sessions."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from conftest import app_corpus, app_corpus_conllu  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+import app_state  # noqa: E402
+
+APP = str(ROOT / "app.py")
+CUSTOM = "Hugging Face id or local folder"
+
+
+def conllu(n: int, seed: int) -> bytes:
+    return app_corpus_conllu(app_corpus(n, seed)).encode()
+
+
+def new_session() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    return at
+
+
+def fill(at: AppTest, model: str, train: bytes = None, test: bytes = None) -> AppTest:
+    at.radio(key="run_model_src").set_value(CUSTOM).run()
+    at.text_input(key="run_model_id").set_value(model)
+    at.radio(key="run_data_src").set_value("Upload files").run()
+    at.selectbox(key="run_up_fmt").set_value("conllu").run()
+    at.file_uploader(key="run_up_train").upload("train.conllu", train or conllu(40, 1))
+    at.file_uploader(key="run_up_test").upload("test.conllu", test or conllu(12, 2))
+    at.run()
+    at.number_input(key="run_epochs").set_value(2)
+    return at.run()
+
+
+def wait_for_job(token: str, timeout: float = 90) -> app_state.Job:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = app_state.job_for(token)
+        if job is not None and not job.running:
+            return job
+        time.sleep(0.2)
+    raise AssertionError("the run did not finish in time")
+
+
+def test_run_reopen_and_sessions(app_cache, tiny_bert):
+    at = fill(new_session(), tiny_bert)
+    assert not at.error, [e.value for e in at.error]
+    assert "xpos" in at.selectbox(key="run_task").options
+    at.selectbox(key="run_task").set_value("xpos")
+    at.button(key="run_go").click().run()
+    token = at.query_params["s"]
+    job = wait_for_job(token)
+    assert job.status == "done", job.error
+    at.run()
+    assert not at.exception and not at.error
+    assert any("finished" in s.value for s in at.success)
+    assert at.query_params["run"] == job.rid
+    table = at.dataframe[0].value
+    assert list(table["run"]) == [job.rid]
+
+    # the same settings again: reopened from the store, no second job
+    at.button(key="run_go").click().run()
+    assert any("reopened from the cache" in s.value for s in at.success)
+    assert app_state.job_for(token) is job
+
+    # a reload (same URL token) lists the run; another session does not
+    again = AppTest.from_file(APP, default_timeout=60)
+    again.query_params["s"] = token
+    again.run()
+    assert list(again.dataframe[0].value["run"]) == [job.rid]
+    other = new_session()
+    assert not other.dataframe
+    assert other.query_params["s"] != token
+
+
+def test_bad_upload_shows_error(app_cache, tiny_bert):
+    bad = b"1\tThe\tthe\tDET\tDT\n\n"  # 5 columns instead of 10
+    at = fill(new_session(), tiny_bert, train=bad)
+    assert not at.exception
+    assert at.error and "line 1" in at.error[0].value and "train.conllu" in at.error[0].value
+    assert at.button(key="run_go").disabled
+
+
+def test_unknown_model_shows_error(app_cache):
+    at = fill(new_session(), "no-such-org/no-such-model-lca-test")
+    at.button(key="run_go").click().run()
+    job = wait_for_job(at.query_params["s"])
+    assert job.status == "failed"
+    at.run()
+    assert not at.exception
+    assert at.error and "could not load model 'no-such-org/no-such-model-lca-test'" in at.error[0].value
+    assert not at.button(key="run_go").disabled  # the page still works
+
+
+def test_cancel_stops_the_run(app_cache, tiny_bert):
+    from lca.result import RunConfig
+
+    token = "c" * 32
+    train, test = app_corpus(200, 1), app_corpus(20, 2)
+    job = app_state.start_job(token, train, test, RunConfig(model=tiny_bert, epochs=50), {})
+    job.cancel.set()
+    assert wait_for_job(token).status == "cancelled"
+    assert not app_state.store().exists(job.rid)
+
+
+def test_one_run_at_a_time_per_session(app_cache, tiny_bert):
+    from lca._validation import InputError
+    from lca.result import RunConfig
+
+    token = "d" * 32
+    train, test = app_corpus(200, 1), app_corpus(20, 2)
+    job = app_state.start_job(token, train, test, RunConfig(model=tiny_bert, epochs=50), {})
+    try:
+        with pytest.raises(InputError, match="already in progress"):
+            app_state.start_job(token, train, test, RunConfig(model=tiny_bert, epochs=51), {})
+        other = app_state.start_job("e" * 32, train, test, RunConfig(model=tiny_bert, epochs=1), {})
+        assert wait_for_job("e" * 32).status == "done", other.error
+    finally:
+        job.cancel.set()
+        wait_for_job(token)

@@ -1,0 +1,63 @@
+import numpy as np
+
+from lca.cache import ActivationCache, activation_key
+
+
+def test_key_is_pinned():
+    # Changing what goes into the key invalidates every user's cache: do it on purpose only.
+    key = activation_key("hub:bert-base-cased@main", "0" * 64, "last", version="0.1.0")
+    assert key == PINNED
+
+
+def test_key_covers_every_input():
+    base = dict(model="m", corpus_hash="c", aggregation="last", dtype="float16", version="1")
+    keys = {activation_key(**base)}
+    for name, other in [("model", "m2"), ("corpus_hash", "c2"), ("aggregation", "first"), ("dtype", "float32"),
+                        ("version", "2")]:
+        keys.add(activation_key(**{**base, name: other}))
+    assert len(keys) == 6
+
+
+def test_second_call_is_served_from_cache(tmp_path):
+    cache = ActivationCache(tmp_path)
+    calls = []
+
+    def fill(out):
+        calls.append(1)
+        out[:] = np.arange(12).reshape(3, 4)
+
+    a, hit_a = cache.get_or_compute("k", (3, 4), fill)
+    b, hit_b = cache.get_or_compute("k", (3, 4), fill)
+    assert (hit_a, hit_b, len(calls)) == (False, True, 1)
+    assert isinstance(b, np.memmap) and b.dtype == np.float16
+    np.testing.assert_array_equal(a, b)
+    assert ActivationCache(tmp_path).get("k") is not None  # survives a new process
+
+
+def test_corrupt_entry_is_recomputed_not_served(tmp_path):
+    cache = ActivationCache(tmp_path)
+    cache.put("k", (3, 4), lambda out: out.fill(1))
+    path = cache.directory / "k.npy"
+    raw = bytearray(path.read_bytes())
+    raw[-1] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    assert cache.get("k") is None and not path.exists()
+    value, hit = cache.get_or_compute("k", (3, 4), lambda out: out.fill(2))
+    assert not hit and (value == 2).all()
+
+
+def test_failed_fill_leaves_nothing(tmp_path):
+    cache = ActivationCache(tmp_path)
+
+    def broken(out):
+        raise RuntimeError("boom")
+
+    try:
+        cache.put("k", (2, 2), broken)
+    except RuntimeError:
+        pass
+    assert cache.get("k") is None
+    assert not list(cache.directory.glob("*.npy"))
+
+
+PINNED = "fe9e6f85eed983314d2bae312aa69ea364e3881675e65bc2fe83579787ff23cf"

@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+
+from lca._validation import InputError
+from lca.features import Features
+from lca.probe import ElasticNetProbe, ProbeWeights, accuracy, predict, train_probes
+
+
+def planted(n=2000, d=30, seed=0):
+    """Class = sign pattern of neurons 4 and 11; every other neuron is noise."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    y = (X[:, 4] > 0).astype(int) + 2 * (X[:, 11] > 0)
+    return X, y
+
+
+def test_batched_equals_one_by_one():
+    X, y = planted()
+    l1, l2 = [0.0, 1e-3, 1e-1], [0.0, 1e-2, 0.0]
+    together = train_probes(X, y, 4, l1, l2, epochs=3, batch_size=64)
+    alone = [train_probes(X, y, 4, [a], [b], epochs=3, batch_size=64) for a, b in zip(l1, l2)]
+    np.testing.assert_allclose(together.coef, np.concatenate([p.coef for p in alone]), atol=1e-5)
+    np.testing.assert_allclose(accuracy(X, y, together), [accuracy(X, y, p)[0] for p in alone], atol=1e-3)
+
+
+def test_batched_columns_equal_one_by_one():
+    X, y = planted()
+    cols = np.array([[4, 11, 0], [1, 2, 3]])
+    together = train_probes(X, y, 4, [0.0, 0.0], [0.0, 0.0], cols, epochs=3, batch_size=64, lr=0.05)
+    alone = train_probes(X, y, 4, [0.0], [0.0], cols[:1], epochs=3, batch_size=64, lr=0.05)
+    np.testing.assert_allclose(together.coef[:1], alone.coef, atol=1e-5)
+    acc = accuracy(X, y, together)
+    assert acc[0] > 0.9 > 0.5 > acc[1]
+
+
+def test_seeded_and_deterministic():
+    X, y = planted()
+    a = train_probes(X, y, 4, [1e-3], [0.0], epochs=2, seed=5)
+    b = train_probes(X, y, 4, [1e-3], [0.0], epochs=2, seed=5)
+    np.testing.assert_array_equal(a.coef, b.coef)
+
+
+def test_l1_shrinks_noise_weights():
+    X, y = planted()
+    weak = train_probes(X, y, 4, [0.0], [0.0], epochs=20, batch_size=128, lr=0.05).coef[0]
+    strong = train_probes(X, y, 4, [30.0], [0.0], epochs=20, batch_size=128, lr=0.05).coef[0]
+    noise = np.setdiff1d(np.arange(30), [4, 11])
+    assert np.abs(strong[noise]).mean() < 0.5 * np.abs(weak[noise]).mean()
+
+
+def test_zero_out_keep_equals_zeroed_matrix():
+    X, y = planted()
+    w = train_probes(X, y, 4, [0.0], [0.0], epochs=2)
+    keep = np.array([4, 11])
+    zeroed = np.zeros_like(X)
+    zeroed[:, keep] = X[:, keep]
+    assert (predict(X, w, keep=keep) == predict(zeroed, w)).all()
+
+
+def test_missing_class_does_not_break_training_or_scoring():
+    X, y = planted()
+    w = train_probes(X, y, 6, [0.0], [0.0], epochs=5, lr=0.05)  # classes 4 and 5 never occur
+    assert w.coef.shape == (1, 30, 6)
+    assert accuracy(X, y, w)[0] > 0.5
+
+
+def test_streams_from_memory_map(tmp_path):
+    X, y = planted()
+    path = tmp_path / "x.npy"
+    np.save(path, X.astype(np.float16))
+    mm = np.load(path, mmap_mode="r")
+    a = train_probes(Features(mm), y, 4, [0.0], [0.0], epochs=2)
+    b = train_probes(X.astype(np.float16), y, 4, [0.0], [0.0], epochs=2)
+    np.testing.assert_array_equal(a.coef, b.coef)
+
+
+def test_estimator_api():
+    X, y = planted()
+    labels = np.array(["a", "b", "c", "d"])[y]
+    probe = ElasticNetProbe(epochs=5, batch_size=64, lr=0.05)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        probe.predict(X)
+    assert probe.fit(X, labels) is probe
+    assert probe.coef_.shape == (30, 4) and probe.classes_.tolist() == ["a", "b", "c", "d"]
+    assert probe.score(X, labels) > 0.9
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(l1=-1.0), "l1 must be >= 0"),
+    (dict(epochs=0), "epochs must be > 0"),
+])
+def test_bad_hyperparameters(kwargs, match):
+    X, y = planted(n=50)
+    with pytest.raises(InputError, match=match):
+        ElasticNetProbe(**kwargs).fit(X, y)
+
+
+def test_shape_mismatch():
+    X, y = planted(n=50)
+    with pytest.raises(InputError, match="X has 50 examples but y has 49"):
+        train_probes(X, y[:-1], 4, [0.0], [0.0])
