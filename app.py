@@ -15,6 +15,7 @@ PAGES = [
     st.Page("pages/explorer.py", title="Neuron explorer", icon=":material/neurology:"),
     st.Page("pages/layers.py", title="Layers and properties", icon=":material/stacked_bar_chart:"),
     st.Page("pages/playground.py", title="Playground", icon=":material/keyboard:"),
+    st.Page("pages/compare.py", title="Compare runs", icon=":material/compare_arrows:"),
 ]
 
 token = S.session_token()
@@ -38,4 +39,5 @@ with st.sidebar:
     if job is not None and job.running:
         st.caption(f"A run is in progress: {S.STAGE_TITLES.get(job.stage, job.stage)}.")
 
-page.run()
+with S.entry_point():
+    page.run()

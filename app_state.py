@@ -13,11 +13,13 @@ import re
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from lca import explore, viz
 from lca._validation import InputError
@@ -32,6 +34,12 @@ from lca.result import LCAResult, RunConfig
 from lca.runs import RunStore, check_token, new_token, run_id
 
 log = logging.getLogger("lca.app")
+
+# app.py lists the pages with st.navigation.  Until a first st.navigation call, Streamlit treats a
+# folder named pages/ as old-style auto-discovered pages and would run a page requested by URL
+# (a permalink on a fresh server) without app.py; this turns that off for the whole process.
+PagesManager.uses_pages_directory = False
+_ENTRY = threading.local()  # .ran is True while app.py runs the current page
 
 STAGE_TITLES = {"load": "Load the model", "extract": "Extract activations", "grid": "Grid search over λ1, λ2",
                 "minimal": "Minimal neuron subset", "ablation": "Zero-out ablation", "retrain": "Retrain on top / random / bottom",
@@ -60,7 +68,7 @@ def load_test_corpus(rid: str) -> Corpus:
     return store().load_test_corpus(rid)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+@st.cache_data(show_spinner=False, max_entries=4)
 def test_activations(rid: str) -> np.ndarray:
     """``(n_test_words, D)`` activations of the run's test corpus, from the disk cache (recomputed if evicted)."""
     result = load_run(rid)
@@ -266,10 +274,34 @@ def start_job(token: str, train: Corpus, test: Corpus, config: RunConfig, meta: 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Rendering helpers
+@contextmanager
+def entry_point():
+    """app.py runs the selected page inside this, so that pages know they were reached through app.py."""
+    _ENTRY.ran = True
+    try:
+        yield
+    finally:
+        _ENTRY.ran = False
+
+
 def intro(title: str, text: str) -> None:
     """Every page opens with its title and two sentences on what it shows and which part of the paper."""
+    if not getattr(_ENTRY, "ran", False):  # reached without app.py (see PagesManager above): run it
+        tries = st.session_state.get("_lca_reroute", 0)
+        if tries < 2:
+            st.session_state["_lca_reroute"] = tries + 1
+            PagesManager.uses_pages_directory = False
+            st.rerun()
+        st.error("Open the app from its start page (streamlit run app.py).")
+        st.stop()
+    st.session_state["_lca_reroute"] = 0
     st.title(title)
     st.markdown(text)
+
+
+_PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "zoomIn2d", "zoomOut2d",
+                                                                     "autoScale2d", "toggleSpikelines"],
+                  "toImageButtonOptions": {"format": "png", "scale": 2}}  # the camera button saves a PNG in the browser
 
 
 def safe_name(name: str) -> str:
@@ -280,7 +312,7 @@ def safe_name(name: str) -> str:
 def chart(fig, name: str, key: str | None = None) -> None:
     """Render a plotly figure with a download button for it as a standalone HTML file."""
     name = safe_name(name)
-    st.plotly_chart(fig, width="stretch", key=f"chart_{key or name}")
+    st.plotly_chart(fig, width="stretch", key=f"chart_{key or name}", config=_PLOTLY_CONFIG)
     st.download_button("Download chart (HTML)", data=lambda: viz.figure_html(fig), file_name=f"{name}.html",
                        mime="text/html", key=f"dl_{key or name}", on_click="ignore", icon=":material/download:")
 

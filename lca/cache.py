@@ -35,6 +35,19 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _check_disk(directory: Path, needed: int) -> None:
+    """Refuse before starting when the activation file cannot fit on disk."""
+    import shutil
+
+    from ._validation import InputError
+
+    free = shutil.disk_usage(directory).free
+    if needed > free * 0.95:
+        raise InputError(
+            f"the activations need {needed / 1e9:.1f} GB of disk in {directory} but only {free / 1e9:.1f} GB are free; "
+            "set LCA_CACHE_DIR to a larger disk, use fewer sentences (--max-sentences) or a smaller model")
+
+
 def model_identity(name: str, path: str, revision: str | None = None, commit: str | None = None) -> str:
     """What identifies a model's weights: a hash of the local files, or the hub id and revision."""
     folder = Path(path)
@@ -97,6 +110,7 @@ class ActivationCache:
         """Create the matrix with ``fill(out)`` writing into a float16 memory map, then publish it atomically."""
         final = self._file(key)
         tmp = final.with_name(f"{key}.{os.getpid()}.partial.npy")
+        _check_disk(self.directory, int(np.prod(shape)) * 2)
         try:
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=tuple(shape))
             fill(out)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m lca run | datasets``.
+"""Command line: ``python -m lca run | datasets | compare | finetune``.
 
 Bad input ends with one readable line on stderr and exit code 2; nothing is half-written.
 """
@@ -55,7 +55,7 @@ def _read_split(args, path: str):
 
 
 def _corpora(args):
-    from .datasets import DATASETS, load_dataset, sample_sentences
+    from .datasets import DATASETS, sample_sentences, train_test
 
     if args.train or args.test:
         if not (args.train and args.test):
@@ -67,13 +67,7 @@ def _corpora(args):
         name = args.dataset or "demo"
         if name not in DATASETS:
             raise InputError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
-        splits = list(DATASETS[name].splits)
-        train_split = "train" if "train" in splits else splits[0]
-        test_split = "test" if "test" in splits and train_split != "test" else splits[-1]
-        if train_split == test_split:
-            raise InputError(f"dataset {name!r} has only the split {train_split!r}; it needs a train and a test split")
-        train = load_dataset(name, train_split, args.data_dir)
-        test = load_dataset(name, test_split, args.data_dir)
+        train, test = train_test(name, args.data_dir, args.seed)
     if args.max_sentences:
         train = sample_sentences(train, args.max_sentences, args.seed)
     return train, test
@@ -135,6 +129,77 @@ def _datasets(args) -> int:
     return 0
 
 
+def _add_compare(sub) -> None:
+    cmp = sub.add_parser("compare", help="compare finished runs side by side; writes DIR/compare.json and figures")
+    cmp.add_argument("runs", nargs="*", metavar="RUN_DIR", help="two or more folders written by `lca run`")
+    cmp.add_argument("--label", action="append", help="a name for each run, in order (default: folder name)")
+    cmp.add_argument("--out", help="write compare.json and the figures (HTML) here")
+    cmp.add_argument("--parallel", help="run LCA first on sentence-parallel datasets, e.g. ud-pud-en,ud-pud-de,ud-pud-fr")
+    cmp.add_argument("--task", default="upos", choices=TASKS, help="--parallel: the task (default upos)")
+    cmp.add_argument("--model", default=DEFAULT_MODEL, help="--parallel: the model")
+    cmp.add_argument("--mode", default="quick", choices=("paper", "quick"), help="--parallel: the search")
+    cmp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    cmp.add_argument("--cache-dir", help="--parallel: activation cache")
+
+
+def _compare(args) -> int:
+    from .compare import compare_runs, format_report, run_parallel, write_report
+
+    runs = list(args.runs)
+    if args.parallel:
+        from .cache import ActivationCache
+        from .result import RunConfig
+
+        if not args.out:
+            raise InputError("--parallel needs --out (the runs are written to OUT/runs/NAME)")
+        config = RunConfig(task=args.task, model=args.model, mode=args.mode, device=args.device, drop_unseen=True)
+        runs += [str(p) for p in run_parallel(args.parallel.split(","), config, Path(args.out) / "runs",
+                                              ActivationCache(args.cache_dir), _progress_bar())]
+    comparison = compare_runs(runs, args.label)
+    print(format_report(comparison))
+    if args.out:
+        print(f"wrote {write_report(comparison, args.out)}")
+    return 0
+
+
+def _add_finetune(sub) -> None:
+    ft = sub.add_parser("finetune", help="fine-tune a model for sentence classification (or make a random-weights "
+                                         "control with --random-init) and save a model folder for `lca run --model`")
+    ft.add_argument("--model", default=DEFAULT_MODEL, help="Hugging Face id or local path (default: bundled)")
+    ft.add_argument("--data", default="sentence-polarity",
+                    help="'sentence-polarity' (from $LCA_DATA_DIR or ../shared/data) or a file of label<TAB>sentence lines")
+    ft.add_argument("--out", required=True, help="output folder (the model)")
+    ft.add_argument("--steps", type=int, default=150)
+    ft.add_argument("--batch-size", type=int, default=16)
+    ft.add_argument("--lr", type=float, default=5e-5)
+    ft.add_argument("--max-length", type=int, default=64, help="subword tokens per sentence")
+    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    ft.add_argument("--random-init", action="store_true",
+                    help="no training: save the same architecture with random weights (seeded), a control")
+
+
+def _finetune(args) -> int:
+    from tqdm import tqdm
+
+    from .finetune import FinetuneConfig, finetune, random_model
+
+    if args.random_init:
+        print(f"wrote {random_model(args.model, args.out, args.seed)} (random weights, seed {args.seed})")
+        return 0
+    config = FinetuneConfig(model=args.model, data=args.data, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                            max_length=args.max_length, seed=args.seed, device=args.device)
+    with tqdm(total=config.steps, desc="fine-tune", unit="step") as bar:
+        def progress(step, total, loss):
+            bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+            bar.update(1)
+        r = finetune(config, args.out, progress)
+    print(f"{r.data}: {r.n_train} training / {r.n_dev} held-out sentences, labels {', '.join(r.classes)}")
+    print(f"dev accuracy {r.dev_accuracy:.4f} (majority {r.dev_majority:.4f}); {config.steps} steps in {r.seconds:.0f} s")
+    print(f"wrote {r.path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lca", description="Linguistic Correlation Analysis")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -142,9 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     datasets = sub.add_parser("datasets", help="list registered datasets and where each resolves")
     datasets.add_argument("--data-dir")
     datasets.add_argument("--json", action="store_true")
+    _add_compare(sub)
+    _add_finetune(sub)
     args = parser.parse_args(argv)
     try:
-        return {"run": _run, "datasets": _datasets}[args.command](args)
+        return {"run": _run, "datasets": _datasets, "compare": _compare, "finetune": _finetune}[args.command](args)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

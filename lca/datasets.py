@@ -127,7 +127,7 @@ def _pmb(lang: str, language: str) -> DatasetSpec:
 
 _SPECS = [
     DatasetSpec("demo", "Small English demo corpus bundled with the project", "English", "columns",
-                ("xpos", "upos", "sem", "chunk") + _DERIVED, "see assets/demo", "assets/demo",
+                ("xpos", "upos", "sem", "chunk") + _DERIVED, "CC BY 4.0 (written for LCA Explorer)", "assets/README.md",
                 {s: SplitSpec(f"{s}.tsv", bundled=True) for s in ("train", "test")}),
     _ud("ud-english-ewt", "UD_English-EWT", _EWT, "ud_english_ewt", "English", "CC BY-SA 4.0", {
         "train": ("en_ewt-ud-train.reconstructed.conllu", "3fb78e2b55482c8ee00caa653af436c88c9e5bc9a73ce26e4ae3ddc79d2b7e7b"),
@@ -260,3 +260,25 @@ def sample_sentences(corpus: Corpus, max_sentences: int, seed: int = 0) -> Corpu
         return corpus
     picked = np.sort(np.random.default_rng(seed).choice(n, size=max_sentences, replace=False))
     return corpus.subset(picked.tolist())
+
+
+def train_test(name: str, data_dir=None, seed: int = 0, test_fraction: float = 0.2,
+               progress: Progress | None = None) -> tuple[Corpus, Corpus]:
+    """The training and test corpora of a registered dataset.
+
+    ``train`` against ``test`` where both exist (``dev`` stands in for a missing one); a
+    dataset with a single split (the PUD treebanks) is cut by sentences, seeded, holding out
+    ``test_fraction`` for testing.
+    """
+    splits = list(_spec(name).splits)
+    train_split = next((s for s in ("train", "dev") if s in splits), None)
+    test_split = next((s for s in ("test", "dev") if s in splits and s != train_split), None)
+    if train_split and test_split:
+        return (load_dataset(name, train_split, data_dir, progress), load_dataset(name, test_split, data_dir, progress))
+    whole = load_dataset(name, splits[0], data_dir, progress)
+    n = len(whole.sentences)
+    if n < 2:
+        raise InputError(f"dataset {name!r} has {n} sentence; it needs at least 2 to hold some out for testing")
+    order = np.random.default_rng(seed).permutation(n).tolist()
+    n_test = max(1, round(test_fraction * n))
+    return whole.subset(sorted(order[n_test:])), whole.subset(sorted(order[:n_test]))

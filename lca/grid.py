@@ -16,7 +16,7 @@ from .features import Features
 from .probe import ProbeWeights, accuracy, train_probes
 from .rank import bottom_ranking, lca_ranking, top_columns
 
-__all__ = ["GridResult", "grid_search"]
+__all__ = ["GridResult", "grid_search", "quick_grid_search"]
 
 # Probes trained in one tensor program; bounds the (group, batch, columns) gather in memory.
 _GROUP = 25

@@ -4,12 +4,14 @@ Objective, as the paper writes it, over the ``N`` training examples::
 
     L(W, b) = sum_i -log softmax(x_i W + b)[y_i]  +  λ1 ‖W‖₁  +  λ2 ‖W‖₂²
 
-Optimized with Adam (lr 1e-3) over shuffled mini-batches of 512 for 10 epochs.  Per
-mini-batch of ``B`` examples the loss is the *summed* cross-entropy of the batch plus the
-penalty scaled by ``B / N``, so the mini-batch gradients of one epoch add up to the gradient
-of ``L`` itself.  (Averaging the cross-entropy instead, as NeuroX does, makes every λ about
-``B`` times stronger, and the grid then picks λs that cost accuracy.)  The bias is not
-penalized.  Gradient steps on ‖W‖₁ do not drive weights exactly to zero: they hover near it.
+Optimized with Adam (lr 1e-3) over shuffled mini-batches of 512 for 10 epochs.  Each
+mini-batch step minimizes Algorithm 1's line 6 on that batch: the batch's *summed*
+cross-entropy plus the *whole* penalty ``λ1 ‖W‖₁ + λ2 ‖W‖₂²``.  So over an epoch of
+``N / B`` steps the penalty weighs ``N / B`` times what it does in the full-data objective;
+the grid's λs are calibrated on this scale.  (Averaging the cross-entropy instead, as NeuroX
+does, would make every λ another ``B`` = 512 times stronger, and the grid then picks λs that
+cost several points of accuracy.)  The bias is not penalized.  Gradient steps on ‖W‖₁ do not
+drive weights exactly to zero: they hover near it.
 
 :func:`train_probes` trains G probes together as one tensor program: same initialization,
 same batch order and Adam being element-wise make each of them identical to the probe
@@ -39,7 +41,7 @@ class ProbeWeights:
         Weights over the ``k`` columns each probe sees.
     intercept : ndarray, shape (G, T)
     columns : ndarray of int, shape (G, k), or None
-        The feature columns of each probe; None means all ``D``.
+        The feature columns of each probe (row g for probe g); None means all ``D``.
     """
 
     coef: np.ndarray
@@ -72,8 +74,8 @@ def _logits(x: torch.Tensor, coef: torch.Tensor, intercept: torch.Tensor, column
 
 
 def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequence[float],
-                 columns: np.ndarray | None = None, epochs: int = 10, batch_size: int = 512, lr: float = 1e-3,
-                 seed: int = 0, device: str | torch.device = "cpu",
+                 columns: np.ndarray | None = None, mask: np.ndarray | None = None, epochs: int = 10,
+                 batch_size: int = 512, lr: float = 1e-3, seed: int = 0, device: str | torch.device = "cpu",
                  progress: Callable[[int, int], None] | None = None) -> ProbeWeights:
     """Train ``len(l1)`` probes at once, probe g with penalties ``l1[g]``, ``l2[g]``.
 
@@ -82,8 +84,13 @@ def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequ
     X : Features or ndarray, shape (n, D)
     y : ndarray of int, shape (n,)
         Class indices in ``[0, n_classes)``.
-    columns : ndarray of int, shape (G, k), optional
-        Train probe g on columns ``columns[g]`` only (the others are as good as zeroed out).
+    columns : ndarray of int, shape (k,) or (G, k), optional
+        ``(k,)``: every probe sees only these columns (one matrix product for all probes);
+        ``(G, k)``: probe g sees ``columns[g]`` (a batched product).  Unseen columns are as good
+        as zeroed out.  Default: all ``D``.
+    mask : ndarray of bool, shape (G, k), optional
+        With shared or no ``columns``: probe g uses column j only where ``mask[g, j]``, so that
+        nested subsets (the prefixes of a ranking) train in one matrix product.
     progress : callable(done_epochs, epochs), optional
 
     Returns
@@ -101,49 +108,60 @@ def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequ
         check_positive(name, value, integer=True)
     device = torch.device(device)
     G, T, n = len(l1), n_classes, X.n_rows
-    k = X.n_features if columns is None else np.asarray(columns).shape[1]
+    shared = columns is None or np.ndim(columns) == 1
+    k = X.n_features if columns is None else np.shape(columns)[-1]
+    if mask is not None and (not shared or np.shape(mask) != (G, k)):
+        raise ValueError(f"mask must have shape {(G, k)} and go with shared columns")
     generator = torch.Generator().manual_seed(seed)
     bound = 1.0 / np.sqrt(k)
     init_w = (torch.rand(k, T, generator=generator) * 2 - 1) * bound  # the same start for every probe
     init_b = (torch.rand(T, generator=generator) * 2 - 1) * bound
-    if columns is None:  # (D, G, T): the batch multiplies all probes in one matrix product
+    if shared:  # (k, G, T): one matrix product multiplies the batch by every probe
         coef = init_w[:, None].expand(k, G, T).contiguous().to(device).requires_grad_()
-        l1_t = torch.as_tensor(l1, device=device)[None, :, None]
-        l2_t = torch.as_tensor(l2, device=device)[None, :, None]
+        l1_t, l2_t = (torch.as_tensor(v, device=device)[None, :, None] for v in (l1, l2))
+        keep = None if mask is None else torch.as_tensor(np.asarray(mask).T[:, :, None], dtype=torch.float32,
+                                                         device=device)
         cols = None
-    else:  # (G, k, T): one batched product over each probe's own columns
+    else:  # (G, k, T): a batched product over each probe's own columns
         coef = init_w[None].expand(G, k, T).contiguous().to(device).requires_grad_()
-        l1_t = torch.as_tensor(l1, device=device)[:, None, None]
-        l2_t = torch.as_tensor(l2, device=device)[:, None, None]
-        cols = torch.as_tensor(np.asarray(columns), device=device)
+        l1_t, l2_t = (torch.as_tensor(v, device=device)[:, None, None] for v in (l1, l2))
+        keep, cols = None, torch.as_tensor(np.asarray(columns), device=device)
     intercept = init_b.expand(G, T).contiguous().to(device).requires_grad_()
     optimizer = torch.optim.Adam([coef, intercept], lr=lr)
     order_rng = np.random.default_rng(seed)
     y_t = torch.as_tensor(y, device=device)
+    batch_columns = None if (columns is None or not shared) else np.asarray(columns)
     torch.set_flush_denormal(True)  # Adam's tiny moments otherwise slow the CPU down many times
     try:
         for epoch in range(epochs):
             order = order_rng.permutation(n)
             for start in range(0, n, batch_size):
                 index = np.sort(order[start:start + batch_size])
-                x = torch.from_numpy(X.batch(index)).to(device)
-                as_gkt = coef if cols is not None else coef.permute(1, 0, 2)
-                logits = _logits(x, as_gkt, intercept, cols)  # (G, B, T)
+                x = torch.from_numpy(X.batch(index, batch_columns)).to(device)
+                if shared:
+                    weights = coef if keep is None else coef * keep
+                    logits = _logits(x, weights.permute(1, 0, 2), intercept, None)
+                else:
+                    logits = _logits(x, coef, intercept, cols)  # (G, B, T)
                 target = y_t[torch.as_tensor(index, device=device)].repeat(G)
                 loss = torch.nn.functional.cross_entropy(logits.reshape(-1, T), target, reduction="sum")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                with torch.no_grad():  # gradient of (B / N)(λ1‖W‖₁ + λ2‖W‖₂²), added by hand: cheaper than autograd
+                with torch.no_grad():  # gradient of λ1‖W‖₁ + λ2‖W‖₂², added by hand: cheaper than autograd
                     penalty_grad = torch.sign(coef).mul_(l1_t).add_(coef * (2 * l2_t))
-                    coef.grad.add_(penalty_grad, alpha=len(index) / n)
+                    if keep is not None:
+                        penalty_grad.mul_(keep)
+                    coef.grad.add_(penalty_grad)
                 optimizer.step()
             if progress is not None:
                 progress(epoch + 1, epochs)
     finally:
         torch.set_flush_denormal(False)
-    weights = coef.detach() if cols is not None else coef.detach().permute(1, 0, 2)
-    return ProbeWeights(weights.cpu().numpy().copy(), intercept.detach().cpu().numpy(),
-                        None if columns is None else np.asarray(columns))
+    weights = coef.detach()
+    if shared:
+        weights = (weights if keep is None else weights * keep).permute(1, 0, 2)
+    out_columns = None if columns is None else np.broadcast_to(np.asarray(columns), (G, k)).copy()
+    return ProbeWeights(weights.cpu().numpy().copy(), intercept.detach().cpu().numpy(), out_columns)
 
 
 @torch.no_grad()

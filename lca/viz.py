@@ -38,7 +38,7 @@ def _layer_labels(n_layers: int, pair: bool) -> list[str]:
 
 
 def token_heatmap(sentences: Sequence[Sequence[str]], values: Sequence[Sequence[float]], scale: float,
-                  title: str = "", row_labels: Sequence[str] | None = None, wrap: int = 12) -> go.Figure:
+                  title: str = "", row_labels: Sequence[str] | None = None, wrap: int = 10) -> go.Figure:
     """Words coloured by one neuron's activation, one sentence per block of rows.
 
     ``values[i][j]`` is the raw activation on word ``j`` of sentence ``i``; colours are
@@ -47,23 +47,24 @@ def token_heatmap(sentences: Sequence[Sequence[str]], values: Sequence[Sequence[
     """
     z, text, raw, ticks = [], [], [], []
     for i, (words, vals) in enumerate(zip(sentences, values)):
+        if i:  # a thin empty row between sentences
+            z.append([None] * wrap), raw.append([None] * wrap), text.append([""] * wrap), ticks.append("")
         for start in range(0, max(len(words), 1), wrap):
             w, v = list(words[start:start + wrap]), [float(x) for x in vals[start:start + wrap]]
             pad = wrap - len(w)
             z.append([float(np.clip(x / scale, -1, 1)) for x in v] + [None] * pad)
             raw.append(v + [None] * pad)
             text.append(w + [""] * pad)
-            label = (row_labels[i] if row_labels else f"#{i + 1}") if start == 0 else ""
-            ticks.append(label)
+            ticks.append((row_labels[i] if row_labels else f"#{i + 1}") if start == 0 else "")
     rows = list(range(len(z)))
     fig = go.Figure(go.Heatmap(
         z=z, text=text, customdata=raw, x=list(range(wrap)), y=rows, zmin=-1, zmax=1, zmid=0,
-        colorscale=ACTIVATION_SCALE, texttemplate="%{text}", textfont=dict(size=13), xgap=2, ygap=4,
+        colorscale=ACTIVATION_SCALE, texttemplate="%{text}", textfont=dict(size=12), xgap=2, ygap=2,
         hovertemplate="<b>%{text}</b><br>activation %{customdata:.4f}<br>normalized %{z:.3f}<extra></extra>",
         colorbar=dict(title="norm.", thickness=10, tickvals=[-1, 0, 1])))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(tickvals=rows, ticktext=ticks, autorange="reversed", showgrid=False)
-    return _layout(fig, title, height=90 + 34 * max(len(z), 1))
+    return _layout(fig, title, height=90 + 30 * max(len(z), 1))
 
 
 def neurons_heatmap(words: Sequence[str], values: np.ndarray, labels: Sequence[str], scales: Sequence[float],
@@ -82,7 +83,9 @@ def neurons_heatmap(words: Sequence[str], values: np.ndarray, labels: Sequence[s
         colorbar=dict(title="norm.", thickness=10, tickvals=[-1, 0, 1])))
     fig.update_xaxes(tickvals=cols, ticktext=list(words), tickangle=-45 if len(words) > 12 else 0, side="top")
     fig.update_yaxes(type="category", autorange="reversed", title="neuron")
-    return _layout(fig, title, height=140 + 28 * len(labels))
+    _layout(fig, title, height=160 + 28 * len(labels))
+    fig.update_layout(margin=dict(t=110))
+    return fig
 
 
 def _fmt_lambda(v: float) -> str:
@@ -120,7 +123,7 @@ def accuracy_curve(curve: Sequence[Mapping], oracle_accuracy: float, n_neurons: 
             customdata=[100 * r["fraction"] for r in curve],
             hovertemplate=key + ": N = %{x} (%{customdata:.1f} %)<br>accuracy %{y:.2f} %<extra></extra>"))
     fig.add_hline(y=100 * oracle_accuracy, line_dash="dash", line_color="#333",
-                  annotation_text=f"all {n_neurons} neurons: {100 * oracle_accuracy:.1f} %", annotation_position="bottom right")
+                  annotation_text=f"all {n_neurons} neurons: {100 * oracle_accuracy:.1f} %", annotation_position="top left")
     fig.update_xaxes(title="number of neurons kept (log scale)", type="log")
     fig.update_yaxes(title="test accuracy (%)", rangemode="tozero")
     return _layout(fig, title, height=380, legend=dict(orientation="h", y=-0.25))
@@ -137,7 +140,7 @@ def ablation_bars(oracle_accuracy: float, ablation: Mapping[str, float], fractio
                            text=[f"{100 * v:.1f}" for v in values], textposition="outside",
                            hovertemplate="%{x}: %{y:.2f} %<extra></extra>"))
     fig.update_yaxes(title="test accuracy (%)", range=[0, 110])
-    return _layout(fig, title or f"Zero-out ablation: keep {100 * fraction:.0f} % of the neurons (Table 2)", height=340)
+    return _layout(fig, title or f"Keep {100 * fraction:.0f} % of the neurons", height=340)
 
 
 def layer_bars(layer_histogram: Sequence[int], n_layers: int, pair: bool = False,
@@ -146,8 +149,9 @@ def layer_bars(layer_histogram: Sequence[int], n_layers: int, pair: bool = False
     counts = list(layer_histogram)
     layers = [str(i) for i in range(n_layers)]
     halves = (("head", counts[:n_layers]), ("dependent", counts[n_layers:])) if pair else (("minimal set", counts),)
-    fig = go.Figure([go.Bar(x=layers, y=c, name=name, hovertemplate="layer %{x}: %{y} neurons<extra>" + name + "</extra>")
-                     for name, c in halves])
+    colors = ("#4393c3", "#d6604d")
+    fig = go.Figure([go.Bar(x=layers, y=c, name=name, marker_color=colors[k], hovertemplate="layer %{x}: %{y} neurons<extra>" + name + "</extra>")
+                     for k, (name, c) in enumerate(halves)])
     fig.update_xaxes(title="layer (0 = embeddings)", type="category")
     fig.update_yaxes(title="neurons")
     return _layout(fig, title, height=340, barmode="group", showlegend=pair)
@@ -182,13 +186,16 @@ def tag_layer_heatmap(per_tag: Mapping[str, Sequence[int]], layer_size: int, n_l
 
 
 def tag_overlap(per_tag: Mapping[str, Sequence[int]],
-                title: str = "Shared salient neurons between tags (Jaccard; count in hover)") -> go.Figure:
+                title: str = "Shared salient neurons between tags (Jaccard index)") -> go.Figure:
     """Tag × tag overlap of salient-neuron sets: colour = Jaccard index, hover = shared count."""
     tags = sorted(per_tag, key=lambda t: (-len(per_tag[t]), t))
     sets = [set(per_tag[t]) for t in tags]
     shared = [[len(a & b) for b in sets] for a in sets]
-    jac = [[(len(a & b) / len(a | b)) if a | b else 0.0 for b in sets] for a in sets]
-    fig = go.Figure(go.Heatmap(z=jac, x=tags, y=tags, customdata=shared, colorscale="Blues", zmin=0, zmax=1,
+    # the diagonal (1 by definition) is left blank so that the scale shows the overlaps
+    jac = [[None if i == j else ((len(a & b) / len(a | b)) if a | b else 0.0) for j, b in enumerate(sets)]
+           for i, a in enumerate(sets)]
+    top = max([v for row in jac for v in row if v is not None], default=0.0) or 1.0
+    fig = go.Figure(go.Heatmap(z=jac, x=tags, y=tags, customdata=shared, colorscale="Blues", zmin=0, zmax=top,
                                hovertemplate="%{y} & %{x}: %{customdata} shared, Jaccard %{z:.2f}<extra></extra>",
                                colorbar=dict(title="Jaccard", thickness=10)))
     fig.update_xaxes(type="category", tickangle=-45)
@@ -213,7 +220,7 @@ def tag_weight_bars(weights: Sequence[float], tags: Sequence[str], title: str = 
     w = [float(weights[i]) for i in order]
     fig = go.Figure(go.Bar(x=[tags[i] for i in order], y=w, marker_color=["#b2182b" if v >= 0 else "#2166ac" for v in w],
                            hovertemplate="%{x}: weight %{y:.4f}<extra></extra>"))
-    fig.update_xaxes(type="category", tickangle=-45 if len(w) > 20 else 0)
+    fig.update_xaxes(type="category", tickangle=-45 if len(w) > 8 else 0)
     fig.update_yaxes(title="weight", zeroline=True, zerolinecolor="#999")
     return _layout(fig, title, height=340)
 

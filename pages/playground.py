@@ -1,10 +1,17 @@
 """Playground: the probe's tags for a typed sentence, and a tag's top neurons over it."""
+import re
+
 import pandas as pd
 import streamlit as st
 
 import app_state as S
 from lca import explore, viz
 from lca._validation import InputError
+
+def _md(text: str) -> str:
+    """Typed words shown literally in markdown."""
+    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~$])", r"\\\1", text)
+
 
 S.intro("Playground",
         "Type a sentence: the run's model encodes it, the oracle probe of Algorithm 1 tags every word, and the "
@@ -28,6 +35,7 @@ except InputError as err:
     st.stop()
 
 st.subheader("Predicted tags")
+preds = []
 if result.pair:
     st.info("This run's task labels pairs of words (head and dependent): the probe cannot tag single words, "
             "so only the neurons are shown below.")
@@ -39,17 +47,22 @@ else:
                                       intercept=getattr(result, "intercept", None))
         frame = pd.DataFrame([{"word": p["word"], "predicted tag": p["tag"], "probability": round(p["probability"], 3)}
                               for p in preds])
-        st.dataframe(frame.T, width="stretch")
+        st.markdown(" ".join(f"{_md(p['word'])}&nbsp;`{p['tag']}`" for p in preds))
+        with st.expander("Probabilities"):
+            st.dataframe(frame, hide_index=True, width="stretch")
         S.csv_button(frame, f"lca-{rid}-playground-tags", key="pg_tags")
-        st.caption("The probe's bias is not saved with the run, so the tags come from the weights alone."
-                   if getattr(result, "intercept", None) is None else "")
+        if getattr(result, "intercept", None) is None:
+            st.caption("The probe's bias is not saved with the run, so the tags come from the weights alone.")
     except InputError as err:
         st.error(str(err))
 
 st.subheader("A tag's top neurons over the sentence")
-tags = sorted(result.per_tag, key=lambda t: (-len(result.per_tag[t]), t))
+tags = sorted(result.per_tag)
+if st.session_state.get("pg_tag") not in tags:  # start with the tag predicted for the longest word
+    guess = max(preds, key=lambda p: len(p["word"]))["tag"] if preds else None
+    st.session_state["pg_tag"] = guess if guess in tags else tags[0]
 c1, c2 = st.columns([2, 1])
-tag = c1.selectbox("Tag", tags, key="pg_tag")
+tag = c1.selectbox("Tag", tags, key="pg_tag", format_func=lambda t: f"{t} ({len(result.per_tag[t])} neurons)")
 k = c2.slider("Neurons", 1, 30, 10, key="pg_k")
 neurons = list(result.per_tag.get(tag, []))[:k]
 if not neurons:

@@ -6,7 +6,7 @@ import streamlit as st
 
 import app_state as S
 from lca._validation import InputError
-from lca.datasets import DATASETS
+from lca.datasets import DATASETS, sample_sentences
 from lca.extract import AGGREGATIONS, DEFAULT_MODEL
 from lca.pipeline import STAGES
 from lca.result import RunConfig
@@ -116,7 +116,9 @@ if train is not None and test is not None:
 st.subheader("3 · Task and settings")
 tasks = [t for t in train.available_tasks() if t in test.available_tasks()] if train is not None and test is not None else []
 c1, c2, c3, c4 = st.columns(4)
-task = c1.selectbox("Task", tasks, index=tasks.index("xpos") if "xpos" in tasks else 0, key="run_task",
+if tasks and st.session_state.get("run_task") not in tasks:
+    st.session_state["run_task"] = "xpos" if "xpos" in tasks else tasks[0]
+task = c1.selectbox("Task", tasks or ["(load data first)"], key="run_task" if tasks else "run_task_none",
                     disabled=not tasks, help="Column tasks come from the data; suffix and position are derived.")
 aggregation = c2.selectbox("Subwords → word", AGGREGATIONS, index=AGGREGATIONS.index("last"), key="run_agg",
                            help="Which subword activation stands for the word; the paper uses the last.")
@@ -129,7 +131,18 @@ with st.expander("More settings"):
     epochs = d1.number_input("Epochs per probe", 1, 100, 10, key="run_epochs")
     top_fraction = d2.slider("M: share kept in the ablation", 0.05, 0.5, 0.2, 0.05, key="run_top")
     drop_unseen = d3.checkbox("Drop test words whose tag never occurs in training", True, key="run_drop")
+    e1, e2, _ = st.columns(3)
+    max_train_sents = e1.number_input("Use at most this many training sentences (0 = all)", 0, 50_000, 0, step=50,
+                                      key="run_max_train", help="A seeded sample: smaller is faster, less accurate.")
+    max_test_sents = e2.number_input("Use at most this many test sentences (0 = all)", 0, 50_000, 0, step=50,
+                                     key="run_max_test")
     st.caption("Layers: every layer is analysed together (embeddings = layer 0), as in the paper.")
+
+if train is not None and test is not None and (max_train_sents or max_test_sents):
+    train = sample_sentences(train, int(max_train_sents), int(seed)) if max_train_sents else train
+    test = sample_sentences(test, int(max_test_sents), int(seed)) if max_test_sents else test
+    st.caption(f"Sampled: {len(train.sentences):,} training sentences ({train.n_words:,} words), "
+               f"{len(test.sentences):,} test sentences ({test.n_words:,} words).")
 
 running = job is not None and job.running
 if st.button("Run", type="primary", disabled=running or not tasks, key="run_go", icon=":material/play_arrow:"):

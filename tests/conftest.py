@@ -68,17 +68,63 @@ def app_cache(tmp_path, monkeypatch) -> Path:
     st.cache_data.clear()
 
 
+def fake_run_result(loaded, train, test, cache, task: str = "xpos", seed: int = 0):
+    """A consistent LCAResult over real activations of ``test``, without training (fast, pipeline-independent).
+
+    Weights are the per-tag mean activations (centred), so the ranking, tags and neurons agree with the data.
+    """
+    import numpy as np
+
+    from lca.data import task_examples
+    from lca.pipeline import corpus_activations
+    from lca.rank import lca_ranking, tag_neurons
+    from lca.result import LCAResult, RunConfig
+
+    acts_test, key_test, _ = corpus_activations(loaded, test, "last", cache)
+    _, key_train, _ = corpus_activations(loaded, train, "last", cache)
+    ex = task_examples(test, task)
+    tags = sorted(set(ex.labels))
+    X = np.asarray(acts_test, dtype=np.float32)
+    means = np.stack([X[np.asarray(ex.labels) == t].mean(axis=0) for t in tags], axis=1)  # (D, T)
+    weights = (means - means.mean(axis=1, keepdims=True)).astype(np.float32)
+    D = weights.shape[0]
+    ranking = lca_ranking(weights, 100)
+    N = max(3, D // 4)
+    minimal = ranking[:N]
+    per_tag = dict(zip(tags, (n.tolist() for n in tag_neurons(weights, minimal, 100))))
+    rng = np.random.default_rng(seed)
+    curve = [{"fraction": f, "n_neurons": max(1, int(f * D)), "top": 0.5 + f / 2, "random": 0.3 + f / 2,
+              "bottom": 0.1 + f / 2} for f in (0.01, 0.1, 0.5, 1.0)]
+    grid = tuple({"l1": a, "l2": b, "score": float(rng.random()), "accuracy": 0.8, "accuracy_top": 0.7,
+                  "accuracy_bottom": 0.2} for a in (0.0, 1e-3) for b in (0.0, 1e-3))
+    return LCAResult(
+        model=loaded.name, task=task, n_layers=loaded.n_layers, layer_size=loaded.layer_size, n_neurons=D, pair=False,
+        tags=tuple(tags), n_train_words=train.n_words, n_test_words=test.n_words, lambdas={"l1": 0.0, "l2": 1e-3},
+        grid=grid, oracle_accuracy=0.9, noreg_accuracy=0.88, majority_accuracy=0.3, ranking=tuple(ranking.tolist()),
+        per_tag=per_tag, ablation={"top": 0.8, "random": 0.5, "bottom": 0.2, "weight_magnitude": 0.55},
+        retrain={"top": 0.85, "random": 0.6, "bottom": 0.3},
+        minimal={"n_neurons": N, "fraction": N / D, "accuracy": 0.87, "neurons": minimal.tolist()},
+        selectivity={"all": 0.3, "top": 0.4, "control_all": 0.6, "control_top": 0.45},
+        probeless={"accuracy": 0.7, "n_neurons": N}, layer_histogram=tuple(np.bincount(minimal // loaded.layer_size,
+                                                                                       minlength=loaded.n_layers).tolist()),
+        timings={"extract": 0.1}, config=RunConfig(task=task, model=loaded.name, device="cpu").to_dict(),
+        activation_keys={"train": key_train, "test": key_test, "cache_dir": str(cache.directory.parent)},
+        curve=tuple(curve), weights=weights)
+
+
 @pytest.fixture
 def tiny_run(app_cache, tiny_bert):
-    """A real (tiny) finished run owned by a fresh session token: ``(token, run id, result)``."""
-    from lca.pipeline import run_lca
+    """A finished run over the tiny BERT (real activations, made-up probe) owned by a fresh token:
+    ``(token, run id, result)``."""
+    from lca.cache import ActivationCache
+    from lca.extract import load_model
     from lca.result import RunConfig
     from lca.runs import RunStore, new_token, run_id
 
     train, test = app_corpus(40, seed=1, name="tiny/train"), app_corpus(12, seed=2, name="tiny/test")
-    config = RunConfig(task="xpos", model=tiny_bert, grid=(0.0, 1e-3), epochs=3, device="cpu", drop_unseen=True)
-    result = run_lca(train, test, config)
-    store, token, rid = RunStore(app_cache / "runs"), new_token(), run_id(config, train, test)
+    result = fake_run_result(load_model(tiny_bert, "cpu"), train, test, ActivationCache(app_cache))
+    store, token = RunStore(app_cache / "runs"), new_token()
+    rid = run_id(RunConfig.from_dict(result.config), train, test)
     store.save(rid, result, test, {"dataset": "tiny"})
     store.claim(token, rid)
     return token, rid, result

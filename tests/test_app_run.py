@@ -128,3 +128,47 @@ def test_one_run_at_a_time_per_session(app_cache, tiny_bert):
     finally:
         job.cancel.set()
         wait_for_job(token)
+
+
+def test_column_upload_without_test_file_holds_out_sentences(app_cache):
+    corpus = app_corpus(20, 3)
+    text = "\n\n".join("\n".join(f"{w}\t{t}" for w, t in zip(s, tags))
+                       for s, tags in zip(corpus.sentences, corpus.columns["xpos"])) + "\n"
+    at = new_session()
+    at.radio(key="run_data_src").set_value("Upload files").run()
+    at.selectbox(key="run_up_fmt").set_value("columns").run()
+    at.file_uploader(key="run_up_train").upload("words.tsv", text.encode())
+    at.text_input(key="run_up_labels").set_value("xpos=1")
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    caption = next(c.value for c in at.caption if c.value.startswith("Training:"))
+    assert "Training: 16 sentences" in caption and "test: 4 sentences" in caption
+    assert at.selectbox(key="run_task").value == "xpos"
+
+
+def test_neurox_upload_mismatch_is_reported(app_cache):
+    at = new_session()
+    at.radio(key="run_data_src").set_value("Upload files").run()
+    at.selectbox(key="run_up_fmt").set_value("neurox").run()
+    at.file_uploader(key="run_up_tr_text").upload("train.txt", b"the cat sat\na dog\n")
+    at.file_uploader(key="run_up_tr_labels").upload("train.labels", b"DT NN VBD\nDT\n")
+    at.run()
+    assert not at.exception
+    assert at.error and "train.labels, line 2: 1 tags for 2 words" in at.error[0].value
+
+
+def test_registry_dataset_with_single_split(app_cache, shared_data, monkeypatch):
+    monkeypatch.setenv("LCA_DATA_DIR", str(shared_data))
+    at = new_session()
+    at.radio(key="run_data_src").set_value("Dataset registry").run()
+    at.selectbox(key="run_ds_name").set_value("ud-pud-en").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("only a 'test' split" in c.value for c in at.caption)
+    assert "upos" in at.selectbox(key="run_task").options
+
+
+def test_demo_is_the_default_data(app_cache):
+    at = new_session()
+    assert not at.exception
+    assert at.radio(key="run_data_src").value == "Demo corpus"
+    assert at.error or any(c.value.startswith("Training:") for c in at.caption)  # readable either way

@@ -61,3 +61,18 @@ def test_failed_fill_leaves_nothing(tmp_path):
 
 
 PINNED = "fe9e6f85eed983314d2bae312aa69ea364e3881675e65bc2fe83579787ff23cf"
+
+
+def test_refused_before_start_when_the_disk_is_too_small(tmp_path, monkeypatch):
+    import shutil
+
+    import pytest
+
+    from lca._validation import InputError
+
+    cache = ActivationCache(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 1000, 1000))
+    called = []
+    with pytest.raises(InputError, match="the activations need .* GB of disk"):
+        cache.put("k", (1000, 1000), lambda out: called.append(1))
+    assert not called

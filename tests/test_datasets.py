@@ -230,3 +230,14 @@ def test_sample_sentences_is_reproducible_and_keeps_order():
     assert sample_sentences(corpus, 50, seed=0) is corpus
     with pytest.raises(InputError, match=r"max_sentences must be > 0; got 0"):
         sample_sentences(corpus, 0, seed=0)
+
+
+def test_train_test_pairs_and_single_split_holdout(shared_data):
+    from lca.datasets import train_test
+
+    train, test = train_test("ud-pud-en", shared_data, seed=0)
+    assert (len(train.sentences), len(test.sentences)) == (800, 200)
+    again, _ = train_test("ud-pud-en", shared_data, seed=0)
+    assert again.sentences == train.sentences
+    dev, gsd_test = train_test("ud-gsd-de", shared_data)
+    assert dev.name != gsd_test.name

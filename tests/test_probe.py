@@ -99,3 +99,14 @@ def test_shape_mismatch():
     X, y = planted(n=50)
     with pytest.raises(InputError, match="X has 50 examples but y has 49"):
         train_probes(X, y[:-1], 4, [0.0], [0.0])
+
+
+def test_nested_masks_equal_separate_column_sets():
+    X, y = planted()
+    columns = np.array([4, 11, 0, 1])
+    mask = np.array([[True, True, True, True], [True, False, False, False]])
+    nested = train_probes(X, y, 4, [0.0, 0.0], [0.0, 0.0], columns, mask, epochs=3, lr=0.05)
+    full = train_probes(X, y, 4, [0.0], [0.0], columns, epochs=3, lr=0.05)
+    np.testing.assert_allclose(nested.coef[:1], full.coef, atol=1e-5)
+    assert not nested.coef[1, 1:].any()  # masked weights stay out of the probe
+    assert accuracy(X, y, nested)[0] > accuracy(X, y, nested)[1]

@@ -1,0 +1,252 @@
+"""Compare page: finished runs side by side, and the models to compare with (fine-tuned, random weights)."""
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+import app_state as S
+from lca import compare_viz
+from lca._validation import InputError
+from lca.compare import TABLE_COLUMNS, compare_results, tag_overlap_matrix
+from lca.extract import DEFAULT_MODEL
+from lca.finetune import SENTENCE_POLARITY, FinetuneConfig, finetune, local_models, models_dir, random_model
+
+S.intro("Compare runs",
+        "Two or more finished runs side by side, as in Section 5 of the paper: architectures (neurons per layer, "
+        "Figures 6 and 8; Tables 6 and 7), a model before and after fine-tuning, where the salient neurons move "
+        "to lower layers (Section 5.4, Figure 9), and one property in several languages (Section 5.5, Figure 10). "
+        "The second tab makes the models to compare with: a fine-tuned copy or a random-weights control.")
+
+token = S.session_token()
+tab_compare, tab_models = st.tabs(["Compare runs", "Fine-tuned and random models"])
+
+
+# ---- comparison ------------------------------------------------------------------------------------------
+def short_label(meta: dict) -> str:
+    model = Path(str(meta.get("model_label") or meta.get("model") or "?")).name
+    return f"{meta.get('task', '?')} · {model} · {meta.get('dataset', '?')}"
+
+
+def render_comparison(rids: list[str], labels: dict) -> None:
+    try:
+        results = [S.load_run(r) for r in rids]
+        c = compare_results(results, [labels[r] for r in rids])
+    except (InputError, OSError, ValueError) as err:
+        st.error(f"These runs cannot be compared: {err}")
+        return
+    metas = [S.store().meta(r) for r in rids]
+
+    st.subheader("Accuracies (Tables 6 and 7)")
+    st.markdown("Test accuracy (%) of the probe on all neurons (oracle), of the minimal neuron set (N neurons, "
+                "% of all), selectivity (accuracy minus that of a control task), zero-out ablation keeping the top, "
+                "random or bottom 20 %, and retraining on the top, random or bottom N neurons.")
+    table = pd.DataFrame([{"run": row["label"], **{h: row[k] for k, h in TABLE_COLUMNS}} for row in c.rows])
+    st.dataframe(table, hide_index=True, width="stretch")
+    S.csv_button(table, "lca-compare-accuracies", key="cmp_acc")
+    S.chart(compare_viz.accuracy_bars(c), "lca-compare-accuracies", key="cmp_acc")
+
+    st.subheader("Neurons per layer (Figures 6, 8 and 10)")
+    st.markdown("Each run's minimal set, as a share of the set per layer (layer 0 is the embedding layer). When the "
+                "models have different depths, the layers are placed at their relative depth (0 = embeddings, "
+                "1 = last layer) so that they line up.")
+    S.chart(compare_viz.layer_distribution(c), "lca-compare-layers", key="cmp_layers")
+    with st.expander("One panel per run (neuron counts)"):
+        S.chart(compare_viz.layer_small_multiples(c), "lca-compare-layer-panels", key="cmp_panels")
+
+    st.subheader("Shift of the minimal set (Section 5.4, Figure 9)")
+    st.markdown(f"Mean layer of each minimal set against the first run, **{c.labels[0]}** (put the base model first "
+                "and its fine-tuned version second). A negative change means the salient neurons moved to lower layers.")
+    cols = st.columns(min(len(c.labels), 4))
+    for i, label in enumerate(c.labels[:4]):
+        delta = None if i == 0 else f"{c.shifts[i - 1]['delta_layer']:+.2f} layers"
+        cols[i].metric(label, f"{c.mean_layer[i]:.2f}", delta, delta_color="off",
+                       help=f"mean layer of the {c.rows[i]['minimal_n']} neurons of the minimal set; "
+                            f"relative depth {c.mean_depth[i]:.3f}")
+    same = [i for i in range(1, len(c.labels)) if len(c.layers[i]["counts"]) == len(c.layers[0]["counts"])]
+    if same:
+        after = same[0] if len(same) == 1 else st.selectbox("Compare the first run with", same, key="cmp_after",
+                                                            format_func=lambda i: c.labels[i])
+        S.chart(compare_viz.layer_shift(c, after), "lca-compare-shift", key="cmp_shift")
+    else:
+        st.caption("The models have different depths: compare the relative mean depths above.")
+
+    st.subheader("Neurons per tag, for the tags every run has")
+    if c.shared_tags:
+        datasets = {str(m.get("dataset", "")) for m in metas}
+        if len(datasets) > 1 and all(d.startswith("ud-pud-") for d in datasets):
+            st.caption("These runs are on the sentence-parallel PUD treebanks: the Run page splits each the same way "
+                       "(80/20 by sentence, same seed), so the test sentences are translations of each other, and "
+                       "UPOS tags are shared across the languages.")
+        S.chart(compare_viz.shared_tag_counts(c), "lca-compare-tags", key="cmp_tags")
+        tags = pd.DataFrame([{"tag": t, **dict(zip(c.labels, c.tag_counts[t]))} for t in c.shared_tags])
+        S.csv_button(tags, "lca-compare-tags", key="cmp_tags")
+    else:
+        st.info("No tag is shared by every run (e.g. POS against SEM): see the tag × tag overlap below.")
+
+    st.subheader("Overlap of salient neurons")
+    if not c.overlaps:
+        st.caption("Overlap needs two runs on the same model (a neuron id means the same neuron only there).")
+        return
+    st.markdown("Jaccard index (shared ÷ either) of the minimal sets, and of each shared tag's neurons, for runs on "
+                "the same model.")
+    S.chart(compare_viz.overlap_heatmap(c), "lca-compare-overlap", key="cmp_overlap")
+    rows = [{"run A": o["a"], "run B": o["b"], "Jaccard": o["jaccard"], "shared": o["shared"], **o["per_tag"]}
+            for o in c.overlaps]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    pairs = [(i, j) for i in range(len(results)) for j in range(len(results)) if i < j
+             and results[i].model == results[j].model and results[i].task != results[j].task]
+    if pairs:
+        i, j = st.selectbox("Tag × tag overlap of two tasks", pairs, key="cmp_tagpair",
+                            format_func=lambda p: f"{c.labels[p[0]]} × {c.labels[p[1]]}")
+        tags_a, tags_b, m = tag_overlap_matrix(results[i], results[j])
+        S.chart(compare_viz.tag_overlap_heatmap(tags_a, tags_b, m, c.labels[i], c.labels[j]), "lca-compare-tag-overlap",
+                key="cmp_tag_overlap")
+
+
+with tab_compare:
+    metas = S.store().list(token)
+    if len(metas) < 2:
+        st.info("Comparing needs two finished runs: make them on the **Run** page (e.g. the bundled model and a "
+                "fine-tuned copy from the next tab, on the same task).")
+    else:
+        full = {m["run_id"]: S.run_label(m) for m in metas}
+        picked = st.multiselect("Runs to compare (the first is the reference)", list(full),
+                                default=list(full)[:2][::-1], format_func=full.get, key="cmp_runs")
+        if len(picked) < 2:
+            st.info("Pick two or more runs.")
+        else:
+            render_comparison(picked, {m["run_id"]: short_label(m) for m in metas})
+
+
+# ---- fine-tuned and random models ------------------------------------------------------------------------
+class _Cancelled(Exception):
+    pass
+
+
+def _train(job: dict, config: FinetuneConfig, out: Path) -> None:
+    def progress(step, total, loss):
+        if job["cancel"].is_set():
+            raise _Cancelled()
+        job.update(step=step, total=total, loss=loss)
+
+    try:
+        job["result"] = finetune(config, out, progress)
+        job["status"] = "done"
+    except _Cancelled:
+        job["status"] = "cancelled"
+    except InputError as err:
+        job.update(status="failed", error=str(err))
+    except Exception as err:  # noqa: BLE001 - shown to the user
+        job.update(status="failed", error=f"{type(err).__name__}: {err}")
+
+
+def _model_choice(key: str) -> str | None:
+    models = local_models()
+    options = [DEFAULT_MODEL] + [m["path"] for m in models] + ["other"]
+    names = {m["path"]: f"{Path(m['path']).name} ({m['kind']})" for m in models}
+    pick = st.selectbox("Base model", options, key=key, format_func=lambda o: names.get(
+        o, f"Bundled ({DEFAULT_MODEL})" if o == DEFAULT_MODEL else "Hugging Face id or local folder…"))
+    if pick == "other":
+        return st.text_input("Model id or folder", key=f"{key}_id").strip() or None
+    return pick
+
+
+with tab_models:
+    st.markdown("A model fine-tuned for sentence classification, or the same architecture with random weights, is "
+                f"saved under `{models_dir()}`. To analyse one, copy its folder into the Run page (Model source → "
+                "*Hugging Face id or local folder*), run the same task as for the base model, and compare the runs.")
+    models = local_models()
+    if models:
+        st.dataframe(pd.DataFrame([{"model": Path(m["path"]).name, "kind": m.get("kind"), "base": Path(
+            str(m.get("base_model", ""))).name, "data": m.get("data"), "steps": (m.get("config") or {}).get("steps"),
+            "dev acc. %": round(100 * m["dev_accuracy"], 1) if "dev_accuracy" in m else None, "folder": m["path"]}
+            for m in models]), hide_index=True, width="stretch")
+    else:
+        st.caption("No local model yet.")
+
+    st.subheader("Fine-tune for sentence classification")
+    job = st.session_state.get("cmp_ft_job")
+    running = job is not None and job["status"] == "running"
+    base = _model_choice("cmp_ft_model")
+    source = st.radio("Sentences", ["Sentence polarity (movie reviews)", "Upload label<TAB>sentence file"],
+                      horizontal=True, key="cmp_ft_src")
+    upload = None
+    if source.startswith("Upload"):
+        upload = st.file_uploader("File of label<TAB>sentence lines (e.g. 'positive<TAB>a fine film')", key="cmp_ft_file")
+    else:
+        st.caption("Pang & Lee's 5,331 positive and 5,331 negative movie-review sentences, read in place from "
+                   "$LCA_DATA_DIR or ../shared/data; 10 % (at most 500) are held out to measure accuracy.")
+    c1, c2, c3, c4, c5 = st.columns(5)
+    steps = c1.number_input("Steps", 1, 100_000, 150, key="cmp_ft_steps")
+    batch = c2.number_input("Batch size", 1, 1024, 16, key="cmp_ft_batch")
+    lr = c3.number_input("Learning rate", 1e-7, 1e-2, 5e-5, format="%.1e", key="cmp_ft_lr")
+    max_len = c4.number_input("Max. length (subwords)", 8, 512, 64, key="cmp_ft_len")
+    seed = c5.number_input("Seed", 0, 2**31 - 1, 0, key="cmp_ft_seed")
+    name = st.text_input("Name of the new model (empty: made from the settings)", key="cmp_ft_name")
+    go = st.button("Fine-tune", type="primary", disabled=running, key="cmp_ft_go", icon=":material/model_training:")
+    if go:
+        try:
+            data = SENTENCE_POLARITY
+            if upload is not None or source.startswith("Upload"):
+                if upload is None:
+                    raise InputError("upload a file of label<TAB>sentence lines, or choose sentence polarity")
+                data_dir = models_dir() / ".uploads"
+                data_dir.mkdir(parents=True, exist_ok=True)
+                path = data_dir / f"{S.file_digest(upload.getvalue())}-{S.safe_name(upload.name)}"
+                path.write_bytes(upload.getvalue())
+                data = str(path)
+            config = FinetuneConfig(model=base or DEFAULT_MODEL, data=data, steps=int(steps), batch_size=int(batch),
+                                    lr=float(lr), max_length=int(max_len), seed=int(seed))
+            folder = S.safe_name(name.strip() or f"{Path(config.model).name}-ft-{Path(data).stem}-{steps}s-seed{seed}")
+            out = models_dir() / folder
+            if out.exists():
+                raise InputError(f"a model named {folder!r} already exists in {models_dir()}: choose another name")
+            job = {"status": "running", "step": 0, "total": int(steps), "loss": None, "error": None, "result": None,
+                   "cancel": threading.Event(), "out": str(out), "started": time.time()}
+            st.session_state["cmp_ft_job"] = job
+            threading.Thread(target=_train, args=(job, config, out), daemon=True, name="lca-finetune").start()
+            running = True
+        except InputError as err:
+            st.error(str(err))
+
+    @st.fragment(run_every=1.0)
+    def finetune_progress():
+        current = st.session_state.get("cmp_ft_job")
+        if current is None or current["status"] != "running":
+            st.rerun()
+        loss = "" if current["loss"] is None else f" · loss {current['loss']:.3f}"
+        st.progress(current["step"] / current["total"],
+                    text=f"Fine-tuning: step {current['step']} of {current['total']}{loss} · "
+                         f"{time.time() - current['started']:.0f} s")
+        st.button("Cancel", on_click=current["cancel"].set, key="cmp_ft_cancel", icon=":material/stop_circle:")
+
+    if running:
+        finetune_progress()
+    elif job is not None:
+        if job["status"] == "done":
+            r = job["result"]
+            st.success(f"Saved {r.path}: dev accuracy {100 * r.dev_accuracy:.1f} % on {r.n_dev} held-out sentences "
+                       f"(majority {100 * r.dev_majority:.1f} %), {len(r.losses)} steps in {r.seconds:.0f} s.")
+            st.code(r.path, language=None)
+        elif job["status"] == "failed":
+            st.error(f"Fine-tuning failed: {job['error']}")
+        else:
+            st.warning("Fine-tuning was cancelled; nothing was saved.")
+
+    st.subheader("Random-weights control")
+    st.markdown("The same architecture and tokenizer with fresh random weights (seeded): a run on it shows how much "
+                "of a finding the pre-training explains.")
+    rbase = _model_choice("cmp_rand_model")
+    rseed = st.number_input("Seed", 0, 2**31 - 1, 0, key="cmp_rand_seed")
+    make = st.button("Make random model", key="cmp_rand_go", icon=":material/shuffle:")
+    if make:
+        try:
+            folder = models_dir() / S.safe_name(f"{Path(rbase or DEFAULT_MODEL).name}-random-seed{rseed}")
+            made = (folder / "config.json").is_file()  # seeded: the same folder again would be identical
+            path = folder if made else random_model(rbase or DEFAULT_MODEL, folder, int(rseed))
+            st.success(f"{'Already made' if made else 'Saved'}: {path}")
+            st.code(str(path), language=None)
+        except InputError as err:
+            st.error(str(err))

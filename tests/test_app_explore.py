@@ -1,0 +1,94 @@
+"""AppTests of the neuron explorer, the layers page and the playground: pickers, permalink, typed text."""
+from __future__ import annotations
+
+import json
+
+import plotly.io
+import pytest
+
+pytest.importorskip("streamlit")
+
+from test_app_pages import open_app  # noqa: E402
+
+
+def heading(at) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("### Neuron"))
+
+
+def test_explorer_permalink_and_stepping(tiny_run):
+    token, rid, result = tiny_run
+    at = open_app(token, rid, "pages/explorer.py", neuron="1:3", view="random")
+    assert not at.exception and not at.error
+    assert heading(at).startswith("### Neuron 1:3 ")
+    assert at.query_params["neuron"] == "1:3" and at.query_params["view"] == "random"
+    rank = result.ranking.index(1 * result.layer_size + 3) + 1
+    assert at.number_input(key="nx_rank").value == rank
+    at.button(key="nx_next").click().run()
+    nxt = result.ranking[rank % result.n_neurons]
+    expected = f"{nxt // result.layer_size}:{nxt % result.layer_size}"
+    assert heading(at).startswith(f"### Neuron {expected} ") and at.query_params["neuron"] == expected
+    at.number_input(key="nx_rank").set_value(1).run()
+    first = result.ranking[0]
+    assert heading(at).startswith(f"### Neuron {first // result.layer_size}:{first % result.layer_size} ")
+    code = at.code[0].value
+    assert f"run={rid}" in code and f"s={token}" in code and "neuron=" in code
+
+
+def test_explorer_top_words_and_heatmap(tiny_run):
+    token, rid, result = tiny_run
+    at = open_app(token, rid, "pages/explorer.py")
+    frame = at.dataframe[0].value
+    assert list(frame.columns) == ["word", "tag", "activation"] and len(frame) >= 5
+    share = at.metric[0].value
+    assert "%" in share and share.split("% ")[1] in result.tags
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    heat = spec["data"][0]
+    assert heat["type"] == "heatmap" and heat["zmid"] == 0
+    words = {w for row in heat["text"] for w in row if w}
+    assert words and words <= {"the", "a", "cat", "mat", "dog", "garden", "offer", "sat", "walked", "ran", "walking",
+                               "running", "singing", "on", "in", "through", "1990", "three", "7", "."}
+
+
+def test_explorer_bad_typed_neuron_and_typed_text(tiny_run):
+    token, rid, _ = tiny_run
+    at = open_app(token, rid, "pages/explorer.py")
+    at.text_input(key="nx_typed").set_value("99:1").run()
+    assert not at.exception
+    assert at.error and "layer must be in" in at.error[0].value
+    at.text_input(key="nx_typed").set_value("0:2").run()
+    assert not at.error and heading(at).startswith("### Neuron 0:2 ")
+    at.get("button_group")[0].set_value("text").run()
+    at.text_area(key="nx_text").set_value("the cat walked through a garden").run()
+    assert not at.exception and not at.error
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [w for w in spec["data"][0]["text"][0] if w] == ["the", "cat", "walked", "through", "a", "garden"]
+
+
+def test_layers_page_tables(tiny_run):
+    token, rid, result = tiny_run
+    at = open_app(token, rid, "pages/layers.py")
+    assert not at.exception and not at.error
+    hist = at.dataframe[0].value
+    assert hist["neurons"].tolist() == list(result.layer_histogram)
+    assert len(at.get("plotly_chart")) == 4
+    at.selectbox(key="ly_tag").set_value(result.tags[0]).run()
+    assert len(at.dataframe[1].value) == len(result.per_tag[result.tags[0]])
+
+
+def test_playground_predicts_every_word(tiny_run):
+    token, rid, result = tiny_run
+    at = open_app(token, rid, "pages/playground.py")
+    at.text_area(key="pg_text").set_value("the dog ran , singing").run()
+    assert not at.exception and not at.error
+    frame = at.dataframe[0].value
+    assert frame["word"].tolist() == ["the", "dog", "ran", ",", "singing"]
+    assert set(frame["predicted tag"]) <= set(result.tags)
+    fig = plotly.io.from_json(at.get("plotly_chart")[0].proto.spec)
+    assert fig.data[0].type == "heatmap" and list(fig.layout.xaxis.ticktext) == ["the", "dog", "ran", ",", "singing"]
+
+
+def test_playground_empty_text_asks_for_input(tiny_run):
+    token, rid, _ = tiny_run
+    at = open_app(token, rid, "pages/playground.py")
+    at.text_area(key="pg_text").set_value("   ").run()
+    assert at.info and "Type a sentence" in at.info[0].value

@@ -1,0 +1,25 @@
+import numpy as np
+
+from lca.features import Features
+from lca.select import candidate_sizes, minimal_subset
+from test_probe import planted
+
+
+def test_stops_at_the_first_prefix_within_delta():
+    X, y = planted(n=3000, d=40)
+    ranking = np.array([4, 11] + [d for d in range(40) if d not in (4, 11)])
+    train, dev = Features(X).take(np.arange(2000)), Features(X).take(np.arange(2000, 3000))
+    found = minimal_subset(train, y[:2000], dev, y[2000:], 4, ranking, oracle_dev_accuracy=0.95, l1=0.0, l2=0.0,
+                           delta=0.05, step=0.05, chunk=3, epochs=10, lr=0.05, batch_size=128)
+    assert found.neurons.tolist() == [4, 11]
+    assert found.tried[0][0] == 2 and found.dev_accuracy > 0.9
+
+
+def test_bad_ranking_needs_more_neurons():
+    X, y = planted(n=3000, d=40)
+    ranking = np.array([d for d in range(40) if d not in (4, 11)] + [4, 11])
+    train, dev = Features(X).take(np.arange(2000)), Features(X).take(np.arange(2000, 3000))
+    found = minimal_subset(train, y[:2000], dev, y[2000:], 4, ranking, oracle_dev_accuracy=0.95, l1=0.0, l2=0.0,
+                           delta=0.05, step=0.05, chunk=4, epochs=10, lr=0.05, batch_size=128)
+    assert len(found.neurons) == 40  # the informative neurons come last
+    assert [n for n, _ in found.tried] == candidate_sizes(40, 0.05)
