@@ -2,13 +2,14 @@
 
 Only this module and the pages import streamlit.  The model is cached as a resource
 (shared by every session, read-only); results, corpora and activations as data.
-Runs execute in a background thread per browser session (:func:`start_job`); the page
-polls the job's progress, and a cancel raises from the progress callback.
+Runs execute in a background process per browser session (:func:`start_job`); the page
+polls the job's progress, and a cancel raises from the progress callback in that process.
 """
 from __future__ import annotations
 
 import hashlib
-import logging
+import multiprocessing
+import queue
 import re
 import tempfile
 import threading
@@ -26,14 +27,13 @@ from lca._validation import InputError
 from lca.cache import ActivationCache, default_cache_dir
 from lca.data import Corpus
 from lca.datasets import load_dataset, sample_sentences
-from lca.extract import DEFAULT_MODEL, load_model
+from lca.extract import load_model
 from lca.formats import read_corpus
 from lca.neurons import neuron_label
-from lca.pipeline import STAGES, corpus_activations, run_lca
+from lca.pipeline import STAGES, corpus_activations
 from lca.result import LCAResult, RunConfig
-from lca.runs import RunStore, check_token, new_token, run_id
+from lca.runs import RunStore, check_token, execute_run, new_token, run_id
 
-log = logging.getLogger("lca.app")
 
 # app.py lists the pages with st.navigation.  Until a first st.navigation call, Streamlit treats a
 # folder named pages/ as old-style auto-discovered pages and would run a page requested by URL
@@ -203,8 +203,11 @@ def neuron_name(result: LCAResult, flat: int) -> str:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Background runs
-class RunCancelled(Exception):
-    """Raised from the progress callback when the user pressed Cancel."""
+#
+# Each run executes in its own process (spawned: a fresh interpreter), so a long probe training never
+# competes with the server's threads for the GIL and a crash cannot take the server down.  A watcher
+# thread per run copies the child's progress messages into the Job the pages poll.
+_MP = multiprocessing.get_context("spawn")
 
 
 @dataclass
@@ -219,7 +222,7 @@ class Job:
     error: str | None = None
     started: float = field(default_factory=time.time)
     finished: float | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
+    cancel: object = field(default_factory=_MP.Event)  # .set() from the Cancel button, seen by the child
     seen: bool = False  # the page has shown the final status once
 
     @property
@@ -229,6 +232,7 @@ class Job:
 
 _JOBS: dict[str, Job] = {}
 _JOBS_LOCK = threading.Lock()
+CANCEL_GRACE_S = 20.0  # a child that ignores a cancel this long is terminated
 
 
 def job_for(token: str) -> Job | None:
@@ -236,39 +240,59 @@ def job_for(token: str) -> Job | None:
         return _JOBS.get(token)
 
 
-def _work(job: Job, train: Corpus, test: Corpus) -> None:
-    def progress(stage: str, fraction: float) -> None:
-        if job.cancel.is_set():
-            raise RunCancelled()
-        job.stage, job.stages[stage] = stage, max(job.stages.get(stage, 0.0), min(1.0, float(fraction)))
-
-    try:
-        progress("load", 0.0)
-        loaded = get_model(job.config.model, job.config.device, job.config.revision)
-        result = run_lca(train, test, job.config, loaded=loaded, progress=progress)
-        store().save(job.rid, result, test, job.meta)
-        store().claim(job.token, job.rid)
+def _apply(job: Job, message: tuple) -> None:
+    kind = message[0]
+    if kind == "progress":
+        _, stage, fraction = message
+        job.stage, job.stages[stage] = stage, max(job.stages.get(stage, 0.0), min(1.0, fraction))
+    elif kind == "done":
         job.status = "done"
-    except RunCancelled:
+    elif kind == "cancelled":
         job.status = "cancelled"
-    except InputError as err:
-        job.status, job.error = "failed", str(err)
-    except Exception as err:  # noqa: BLE001 - shown to the user, logged with its traceback
-        log.exception("run %s failed", job.rid)
-        job.status, job.error = "failed", f"{type(err).__name__}: {err}"
+    elif kind == "failed":
+        job.status, job.error = "failed", message[1]
+
+
+def _watch(job: Job, process, messages) -> None:
+    cancelled_at = None
+    try:
+        while job.running:
+            try:
+                _apply(job, messages.get(timeout=0.3))
+                continue
+            except queue.Empty:
+                pass
+            if job.cancel.is_set():
+                cancelled_at = cancelled_at or time.time()
+                if time.time() - cancelled_at > CANCEL_GRACE_S:
+                    process.terminate()
+                    job.status = "cancelled"
+            if not process.is_alive():
+                try:  # the last messages may still be in the pipe
+                    while job.running:
+                        _apply(job, messages.get(timeout=1.0))
+                except queue.Empty:
+                    job.status = "failed"
+                    job.error = f"the run's process ended without a result (exit code {process.exitcode})"
     finally:
         job.finished = time.time()
+        process.join(timeout=5)
 
 
 def start_job(token: str, train: Corpus, test: Corpus, config: RunConfig, meta: dict) -> Job:
-    """Start the run in a background thread for this session (one at a time per session)."""
+    """Start the run in a background process for this session (one at a time per session)."""
     with _JOBS_LOCK:
         old = _JOBS.get(token)
         if old is not None and old.running:
             raise InputError("a run is already in progress in this session: wait for it or cancel it")
         job = Job(token, run_id(config, train, test), config, meta)
         _JOBS[token] = job
-    threading.Thread(target=_work, args=(job, train, test), name=f"lca-run-{job.rid}", daemon=True).start()
+    messages = _MP.Queue()
+    process = _MP.Process(target=execute_run, name=f"lca-run-{job.rid}", daemon=True,
+                          args=(messages, job.cancel, token, job.rid, train, test, config, meta,
+                                str(store().root)))
+    process.start()
+    threading.Thread(target=_watch, args=(job, process, messages), name=f"lca-watch-{job.rid}", daemon=True).start()
     return job
 
 
@@ -331,6 +355,3 @@ def result_json_button(rid: str, key: str = "result_json") -> None:
 def file_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:12]
 
-
-def default_model_label() -> str:
-    return DEFAULT_MODEL

@@ -154,12 +154,18 @@ def _compare(args) -> int:
             raise InputError("--parallel needs --out (the runs are written to OUT/runs/NAME)")
         config = RunConfig(task=args.task, model=args.model, mode=args.mode, device=args.device, drop_unseen=True)
         runs += [str(p) for p in run_parallel(args.parallel.split(","), config, Path(args.out) / "runs",
-                                              ActivationCache(args.cache_dir), _progress_bar())]
+                                              ActivationCache(args.cache_dir), _parallel_progress)]
     comparison = compare_runs(runs, args.label)
     print(format_report(comparison))
     if args.out:
-        print(f"wrote {write_report(comparison, args.out)}")
+        path = write_report(comparison, args.out)
+        print(f"wrote {path} and {path.with_name('compare.html')} (the figures)")
     return 0
+
+
+def _parallel_progress(name: str):
+    print(f"{name}:", file=sys.stderr)
+    return _progress_bar()
 
 
 def _add_finetune(sub) -> None:

@@ -256,14 +256,18 @@ def format_report(comparison: Comparison, max_tags: int = 20) -> str:
 
 
 def write_report(comparison: Comparison, out) -> Path:
-    """Write ``compare.json`` and the figures (standalone HTML) into ``out``; returns the JSON path."""
+    """Write ``compare.json`` and ``compare.html`` (every figure; plotly.js embedded once, opens offline)
+    into ``out``; returns the JSON path."""
     from . import compare_viz
-    from .viz import figure_html
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    for name, fig in compare_viz.all_figures(comparison).items():
-        (out / f"{name}.html").write_text(figure_html(fig), encoding="utf-8")
+    figs = compare_viz.all_figures(comparison)
+    body = "\n".join(f'<section id="{name}">' + fig.to_html(full_html=False, include_plotlyjs=(k == 0)) + "</section>"
+                     for k, (name, fig) in enumerate(figs.items()))
+    html = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>LCA comparison: {' / '.join(comparison.labels)}"
+            f"</title></head><body>{body}</body></html>")
+    (out / "compare.html").write_text(html, encoding="utf-8")
     tmp = out / "compare.json.partial"
     tmp.write_text(json.dumps(comparison.to_dict(), indent=1))
     tmp.replace(out / "compare.json")
@@ -309,8 +313,11 @@ def _dataset_splits(name: str):
     return DATASETS[name].splits
 
 
-def run_parallel(names: Sequence[str], config, out, cache=None, progress=None) -> list[Path]:
-    """Run LCA with ``config`` on each parallel dataset (see :func:`parallel_corpora`); returns the run folders."""
+def run_parallel(names: Sequence[str], config, out, cache=None, progress_for=None) -> list[Path]:
+    """Run LCA with ``config`` on each parallel dataset (see :func:`parallel_corpora`); returns the run folders.
+
+    ``progress_for(name)``, if given, returns the progress callback of the run on dataset ``name``.
+    """
     from .extract import load_model
     from .pipeline import run_lca
     from .result import save_result
@@ -320,6 +327,7 @@ def run_parallel(names: Sequence[str], config, out, cache=None, progress=None) -
     folders = []
     for name, (train, test) in corpora.items():
         folder = Path(out) / name
+        progress = progress_for(name) if progress_for else None
         save_result(run_lca(train, test, config, loaded=loaded, cache=cache, progress=progress), folder)
         folders.append(folder)
     return folders

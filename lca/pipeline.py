@@ -131,7 +131,7 @@ def run_lca(train: Corpus, test: Corpus, config: RunConfig = RunConfig(), loaded
     l1, l2 = grid.lambdas["l1"], grid.lambdas["l2"]
     with _stage("minimal", timings, progress) as report:
         minimal = minimal_subset(X_fit, y_fit, X_dev, y_dev, T, ranking, grid.oracle_dev_accuracy, l1, l2,
-                                 config.delta, config.step, report, **kw)
+                                 delta=config.delta, step=config.step, progress=report, **kw)
         N = len(minimal.neurons)
         minimal_acc = float(accuracy(X_test, y_test, minimal.probe, device=device)[0])
     with _stage("ablation", timings, progress):

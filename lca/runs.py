@@ -29,7 +29,7 @@ from .data import Corpus
 from .result import LCAResult, RunConfig, load_result, save_result
 
 __all__ = ["run_id", "corpus_fingerprint", "corpus_to_dict", "corpus_from_dict", "new_token", "check_token",
-           "RunStore"]
+           "RunStore", "RunCancelled", "execute_run"]
 
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 _RUN_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -196,3 +196,47 @@ class RunStore:
     def forget(self, token: str, rid: str) -> None:
         """Drop ``rid`` from the session's list (the run stays on disk for others who own it)."""
         _write_json(self._session_file(token), [r for r in self.session_runs(token) if r != rid])
+
+
+class RunCancelled(Exception):
+    """Raised from the progress callback of :func:`execute_run` once ``cancel`` is set."""
+
+
+def execute_run(messages, cancel, token: str, rid: str, train: Corpus, test: Corpus, config: RunConfig,
+                meta: dict | None = None, store_root: str | None = None, min_interval: float = 0.25) -> None:
+    """Run LCA, save it in the store as ``rid`` and give it to session ``token``; meant for a child process.
+
+    Progress goes to ``messages`` (a queue) as ``("progress", stage, fraction)``, at most every
+    ``min_interval`` seconds per stage; the outcome as ``("done", rid)``, ``("cancelled", None)`` or
+    ``("failed", message)``.  ``cancel`` (an event) stops the run at its next progress report.
+    """
+    import traceback
+
+    from .extract import load_model
+    from .pipeline import run_lca
+
+    last = {"stage": None, "time": 0.0}
+
+    def progress(stage: str, fraction: float) -> None:
+        if cancel.is_set():
+            raise RunCancelled()
+        now = time.time()
+        if stage != last["stage"] or fraction >= 1 or now - last["time"] >= min_interval:
+            messages.put(("progress", stage, float(fraction)))
+            last.update(stage=stage, time=now)
+
+    try:
+        progress("load", 0.0)
+        loaded = load_model(config.model, config.device, config.revision, config.trust_remote_code)
+        result = run_lca(train, test, config, loaded=loaded, progress=progress)
+        store = RunStore(store_root)
+        store.save(rid, result, test, meta)
+        store.claim(token, rid)
+        messages.put(("done", rid))
+    except RunCancelled:
+        messages.put(("cancelled", None))
+    except InputError as err:
+        messages.put(("failed", str(err)))
+    except Exception as err:  # noqa: BLE001 - reported to the page; the traceback goes to the server's log
+        traceback.print_exc()
+        messages.put(("failed", f"{type(err).__name__}: {err}"))

@@ -42,7 +42,7 @@ def candidate_sizes(n_neurons: int, step: float) -> list[int]:
 
 def minimal_subset(train: Features, y_train: np.ndarray, dev: Features, y_dev: np.ndarray, n_classes: int,
                    ranking: np.ndarray, oracle_dev_accuracy: float, l1: float, l2: float, delta: float = 0.01,
-                   step: float = 0.01, chunk: int = 8, progress: Callable[[float], None] | None = None,
+                   step: float = 0.01, *, chunk: int = 8, progress: Callable[[float], None] | None = None,
                    **train_kw) -> MinimalSubset:
     """Algorithm 4 given the ranking and the oracle's dev accuracy; stops at D at the latest."""
     ranking = np.asarray(ranking)

@@ -163,7 +163,7 @@ if st.button("Run", type="primary", disabled=running or not tasks, key="run_go",
         st.error(str(err))
 
 
-@st.fragment(run_every=0.5)
+@st.fragment(run_every=1.0)
 def progress_panel():
     current = S.job_for(token)
     if current is None or not current.running:

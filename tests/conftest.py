@@ -85,6 +85,8 @@ def fake_run_result(loaded, train, test, cache, task: str = "xpos", seed: int = 
     ex = task_examples(test, task)
     tags = sorted(set(ex.labels))
     X = np.asarray(acts_test, dtype=np.float32)
+    pair = ex.rows.ndim == 2
+    X = np.concatenate([X[ex.rows[:, 0]], X[ex.rows[:, 1]]], axis=1) if pair else X[ex.rows]
     means = np.stack([X[np.asarray(ex.labels) == t].mean(axis=0) for t in tags], axis=1)  # (D, T)
     weights = (means - means.mean(axis=1, keepdims=True)).astype(np.float32)
     D = weights.shape[0]
@@ -98,15 +100,15 @@ def fake_run_result(loaded, train, test, cache, task: str = "xpos", seed: int = 
     grid = tuple({"l1": a, "l2": b, "score": float(rng.random()), "accuracy": 0.8, "accuracy_top": 0.7,
                   "accuracy_bottom": 0.2} for a in (0.0, 1e-3) for b in (0.0, 1e-3))
     return LCAResult(
-        model=loaded.name, task=task, n_layers=loaded.n_layers, layer_size=loaded.layer_size, n_neurons=D, pair=False,
+        model=loaded.name, task=task, n_layers=loaded.n_layers, layer_size=loaded.layer_size, n_neurons=D, pair=pair,
         tags=tuple(tags), n_train_words=train.n_words, n_test_words=test.n_words, lambdas={"l1": 0.0, "l2": 1e-3},
         grid=grid, oracle_accuracy=0.9, noreg_accuracy=0.88, majority_accuracy=0.3, ranking=tuple(ranking.tolist()),
         per_tag=per_tag, ablation={"top": 0.8, "random": 0.5, "bottom": 0.2, "weight_magnitude": 0.55},
         retrain={"top": 0.85, "random": 0.6, "bottom": 0.3},
         minimal={"n_neurons": N, "fraction": N / D, "accuracy": 0.87, "neurons": minimal.tolist()},
         selectivity={"all": 0.3, "top": 0.4, "control_all": 0.6, "control_top": 0.45},
-        probeless={"accuracy": 0.7, "n_neurons": N}, layer_histogram=tuple(np.bincount(minimal // loaded.layer_size,
-                                                                                       minlength=loaded.n_layers).tolist()),
+        probeless={"accuracy": 0.7, "n_neurons": N},
+        layer_histogram=tuple(np.bincount(minimal // loaded.layer_size, minlength=loaded.n_layers * (2 if pair else 1)).tolist()),
         timings={"extract": 0.1}, config=RunConfig(task=task, model=loaded.name, device="cpu").to_dict(),
         activation_keys={"train": key_train, "test": key_test, "cache_dir": str(cache.directory.parent)},
         curve=tuple(curve), weights=weights)
@@ -128,3 +130,21 @@ def tiny_run(app_cache, tiny_bert):
     store.save(rid, result, test, {"dataset": "tiny"})
     store.claim(token, rid)
     return token, rid, result
+
+
+@pytest.fixture(autouse=True)
+def _app_test_uses_navigation(monkeypatch):
+    """AppTest re-detects a ``pages/`` folder before every run and would then run a page without app.py;
+    a served app does that at most once (app_state turns it off).  Make AppTest behave like the server."""
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+        from streamlit.testing.v1 import app_test
+    except ImportError:
+        return
+
+    class _NavigationPagesManager(PagesManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(app_test, "PagesManager", _NavigationPagesManager)

@@ -92,3 +92,41 @@ def test_playground_empty_text_asks_for_input(tiny_run):
     at = open_app(token, rid, "pages/playground.py")
     at.text_area(key="pg_text").set_value("   ").run()
     assert at.info and "Type a sentence" in at.info[0].value
+
+
+@pytest.fixture
+def pair_run(app_cache, tiny_bert, tmp_path):
+    """A dependency-pair run (head and dependent halves) over the tiny BERT."""
+    from conftest import app_corpus, app_corpus_conllu, fake_run_result
+    from lca.cache import ActivationCache
+    from lca.data import read_conllu
+    from lca.extract import load_model
+    from lca.result import RunConfig
+    from lca.runs import RunStore, new_token, run_id
+
+    path = tmp_path / "pairs.conllu"
+    path.write_text(app_corpus_conllu(app_corpus(12, 5)))
+    test = read_conllu(path)
+    result = fake_run_result(load_model(tiny_bert, "cpu"), test, test, ActivationCache(app_cache), task="dep-pair")
+    store, token = RunStore(app_cache / "runs"), new_token()
+    rid = run_id(RunConfig.from_dict(result.config), test, test)
+    store.save(rid, result, test, {"dataset": "pairs"})
+    store.claim(token, rid)
+    return token, rid, result
+
+
+@pytest.mark.parametrize("page", ["pages/overview.py", "pages/explorer.py", "pages/layers.py", "pages/playground.py"])
+def test_pair_task_pages(pair_run, page):
+    token, rid, result = pair_run
+    assert result.pair and result.n_neurons == 2 * result.n_layers * result.layer_size
+    dep_neuron = "dep 1:2"
+    at = open_app(token, rid, page, neuron=dep_neuron)
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    if page == "pages/explorer.py":
+        assert heading(at).startswith(f"### Neuron {dep_neuron} ")
+        assert set(at.dataframe[0].value["tag"]) <= {"root", "dep"}
+    if page == "pages/layers.py":
+        assert at.dataframe[0].value["layer"].tolist()[result.n_layers] == "dep 0"
+    if page == "pages/playground.py":
+        assert any("cannot tag single words" in i.value for i in at.info)

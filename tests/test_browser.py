@@ -107,7 +107,11 @@ def wait_text(driver, text: str, timeout: float = 60, fail_on=("Traceback",)) ->
 def click_button(driver, label: str) -> None:
     from selenium.webdriver.common.by import By
 
-    button = driver.find_element(By.XPATH, f"//button[.//p[normalize-space()='{label}']]")
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    button = WebDriverWait(driver, 20).until(
+        expected_conditions.element_to_be_clickable((By.XPATH, f"//button[.//p[normalize-space()='{label}']]")))
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
     button.click()
 
@@ -116,10 +120,14 @@ def set_number(driver, expander: str, label: str, value: int) -> None:
     """Open an expander and type a value into one of its number inputs."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     if expander:
         driver.find_element(By.XPATH, f"//details/summary[.//p[normalize-space()='{expander}']]").click()
-    box = driver.find_element(By.XPATH, f"//input[@aria-label='{label}']")
+    box = WebDriverWait(driver, 20).until(
+        expected_conditions.element_to_be_clickable((By.XPATH, f"//input[@aria-label='{label}']")))
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys(str(value), Keys.TAB)
     deadline = time.time() + 10
@@ -146,7 +154,11 @@ def screenshot(driver, name: str) -> Path:
 def open_page(driver, title: str, wait_for: str) -> None:
     from selenium.webdriver.common.by import By
 
-    link = driver.find_element(By.XPATH, f"//a[@data-testid='stSidebarNavLink'][.//span[normalize-space()='{title}']]")
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    link = WebDriverWait(driver, 20).until(expected_conditions.element_to_be_clickable(
+        (By.XPATH, f"//a[@data-testid='stSidebarNavLink'][.//span[normalize-space()='{title}']]")))
     link.click()
     wait_text(driver, wait_for)
     time.sleep(2)  # let the charts draw

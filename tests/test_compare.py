@@ -105,7 +105,7 @@ def test_compare_command_prints_and_writes(tmp_path, pair_of_runs, capsys):
     out = capsys.readouterr().out
     assert code == 0 and "1.75 -> 0.75" in out and "Jaccard 0.333" in out and "oracle %" in out
     data = json.loads((tmp_path / "cmp" / "compare.json").read_text())
-    assert data["labels"] == ["base", "tuned"] and (tmp_path / "cmp" / "shift_1.html").is_file()
+    assert data["labels"] == ["base", "tuned"] and 'id="shift_1"' in (tmp_path / "cmp" / "compare.html").read_text()
     assert not math.isnan(data["mean_layer"][0])
 
 
@@ -130,7 +130,7 @@ def test_parallel_pud_splits_are_aligned(shared_data, monkeypatch):
 def test_compare_command_parallel_runs_then_compares(tmp_path, pair_of_runs, monkeypatch, capsys):
     import lca.compare
 
-    def fake_run_parallel(names, config, out, cache=None, progress=None):
+    def fake_run_parallel(names, config, out, cache=None, progress_for=None):
         assert names == ["ud-pud-en", "ud-pud-de"] and config.task == "upos" and config.drop_unseen
         folders = [out / n for n in names]
         for folder, r in zip(folders, pair_of_runs):
