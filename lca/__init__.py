@@ -21,6 +21,7 @@ from .probeless import probeless_ranking
 from .rank import lca_ranking, random_ranking, tag_neurons, weight_magnitude_ranking
 from .result import LCAResult, RunConfig, load_result, save_result
 from .select import minimal_subset
+from . import explore, runs, viz  # noqa: E402  (modules: neuron exploration, the run store, plotly figures)
 
 __all__ = [
     "InputError", "ActivationCache", "activation_key", "TASKS", "Corpus", "Examples", "control_labels",
@@ -30,5 +31,5 @@ __all__ = [
     "flat_to_layer_unit", "layer_name", "layer_unit_to_flat", "neuron_label", "parse_neuron", "STAGES",
     "corpus_activations", "run_lca", "ElasticNetProbe", "ProbeWeights", "accuracy", "predict", "train_probes",
     "probeless_ranking", "lca_ranking", "random_ranking", "tag_neurons", "weight_magnitude_ranking", "LCAResult",
-    "RunConfig", "load_result", "save_result", "minimal_subset", "__version__",
+    "RunConfig", "load_result", "save_result", "minimal_subset", "explore", "runs", "viz", "__version__",
 ]

@@ -49,10 +49,10 @@ def _train_grouped(X, y, n_classes, l1, l2, columns=None, progress=None, **train
     parts, n = [], len(l1)
     for start in range(0, n, _GROUP):
         part = slice(start, start + _GROUP)
+        size = len(l1[part])
+        per_epoch = None if progress is None else (lambda e, total, s=start, k=size: progress(s + k * e / total, n))
         parts.append(train_probes(X, y, n_classes, l1[part], l2[part],
-                                  None if columns is None else columns[part], **train_kw))
-        if progress is not None:
-            progress(min(start + _GROUP, n), n)
+                                  None if columns is None else columns[part], progress=per_epoch, **train_kw))
     return ProbeWeights(np.concatenate([p.coef for p in parts]), np.concatenate([p.intercept for p in parts]),
                         None if columns is None else np.concatenate([p.columns for p in parts]))
 

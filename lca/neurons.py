@@ -32,8 +32,8 @@ def flat_to_layer_unit(flat, layer_size: int, n_layers: int | None = None):
     ``half`` is 0 for ordinary features and for the head half of a pair task, 1 for the
     dependent half (only when ``n_layers`` is given and the id lies past ``n_layers * layer_size``).
 
-    >>> flat_to_layer_unit(np.array([0, 385, 2700]), 384, 7)
-    (array([0, 0, 1]), array([0, 1, 0]), array([0, 1, 12]))
+    >>> [a.tolist() for a in flat_to_layer_unit(np.array([0, 385, 2700]), 384, 7)]
+    [[0, 0, 1], [0, 1, 0], [0, 1, 12]]
     """
     flat = np.asarray(flat, dtype=np.int64)
     per_half = None if n_layers is None else n_layers * layer_size

@@ -173,5 +173,5 @@ def run_lca(train: Corpus, test: Corpus, config: RunConfig = RunConfig(), loaded
         timings=timings, config=config.to_dict(),
         activation_keys={"train": key_train, "test": key_test, "cache_dir": str(cache.directory.parent),
                          "reused": [hit_train, hit_test], "n_dev_examples": int(len(dev_idx))},
-        curve=tuple(curve), weights=weights,
+        curve=tuple(curve), weights=weights, intercept=oracle.intercept[0],
     )

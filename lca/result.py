@@ -84,7 +84,9 @@ class LCAResult:
     per_tag : dict of str to list of int
         Salient neurons of each tag within the minimal set.
     weights : ndarray, shape (n_neurons, n_tags)
-        The oracle probe's weights (saved beside ``result.json``, not inside it).
+        The oracle probe's weights (saved beside ``result.json`` as ``weights.npy``, not inside it).
+    intercept : ndarray, shape (n_tags,)
+        The oracle probe's bias (``intercept.npy``).
     layer_histogram : list of int, length n_layers (or 2 * n_layers for pair tasks: heads then dependents)
         Neurons of the minimal set in each layer.
     """
@@ -116,14 +118,16 @@ class LCAResult:
     activation_keys: dict
     curve: tuple[dict, ...] = ()
     weights: np.ndarray | None = field(default=None, repr=False, compare=False)
+    intercept: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "weights"}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _ARRAYS}
         return json.loads(json.dumps(out, default=_plain))
 
     @classmethod
-    def from_dict(cls, data: dict, weights: np.ndarray | None = None) -> "LCAResult":
-        known = {f.name for f in fields(cls)} - {"weights"}
+    def from_dict(cls, data: dict, weights: np.ndarray | None = None,
+                  intercept: np.ndarray | None = None) -> "LCAResult":
+        known = {f.name for f in fields(cls)} - set(_ARRAYS)
         missing = sorted(known - set(data) - {"curve"})
         if missing:
             raise InputError(f"result is missing {missing}")
@@ -131,7 +135,10 @@ class LCAResult:
         for name in ("tags", "grid", "ranking", "layer_histogram", "curve"):
             if name in values:
                 values[name] = tuple(values[name])
-        return cls(**values, weights=weights)
+        return cls(**values, weights=weights, intercept=intercept)
+
+
+_ARRAYS = ("weights", "intercept")  # saved as .npy files beside result.json
 
 
 def _plain(value):
@@ -143,14 +150,15 @@ def _plain(value):
 
 
 def save_result(result: LCAResult, out_dir) -> Path:
-    """Write ``result.json``, ``weights.npy`` and ``activations.json`` (the cache keys) into ``out_dir``."""
+    """Write ``result.json``, ``weights.npy``, ``intercept.npy`` and ``activations.json`` (the cache keys)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "result.json.partial"
     tmp.write_text(json.dumps(result.to_dict(), indent=1))
     tmp.replace(out / "result.json")
-    if result.weights is not None:
-        np.save(out / "weights.npy", np.asarray(result.weights, dtype=np.float32))
+    for name in _ARRAYS:
+        if getattr(result, name) is not None:
+            np.save(out / f"{name}.npy", np.asarray(getattr(result, name), dtype=np.float32))
     (out / "activations.json").write_text(json.dumps(result.activation_keys, indent=1))
     return out / "result.json"
 
@@ -163,6 +171,6 @@ def load_result(run_dir) -> LCAResult:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise InputError(f"{path}: not a readable result.json ({err})") from None
-    weights_file = path.parent / "weights.npy"
-    weights = np.load(weights_file, allow_pickle=False) if weights_file.is_file() else None
-    return LCAResult.from_dict(data, weights)
+    arrays = {name: np.load(path.parent / f"{name}.npy", allow_pickle=False)
+              for name in _ARRAYS if (path.parent / f"{name}.npy").is_file()}
+    return LCAResult.from_dict(data, **arrays)

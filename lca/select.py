@@ -49,18 +49,19 @@ def minimal_subset(train: Features, y_train: np.ndarray, dev: Features, y_dev: n
     sizes = candidate_sizes(len(ranking), step)
     tried: list[tuple[int, float]] = []
     device = train_kw.get("device", "cpu")
+    reached = [0.0]  # the share of the way to the target reached so far, reported after every epoch
+    per_epoch = None if progress is None else (lambda e, total: progress(reached[0]))
     for start in range(0, len(sizes), chunk):
         part = sizes[start:start + chunk]
         columns = ranking[:part[-1]]
         mask = np.arange(len(columns))[None, :] < np.asarray(part)[:, None]
         probes = train_probes(train, y_train, n_classes, [l1] * len(part), [l2] * len(part), columns, mask,
-                              **train_kw)
+                              progress=per_epoch, **train_kw)
         acc = accuracy(dev, y_dev, probes, device=device)
         for g, n in enumerate(part):
             tried.append((n, float(acc[g])))
             if oracle_dev_accuracy - acc[g] < delta or n == len(ranking):
                 probe = ProbeWeights(probes.coef[g:g + 1, :n], probes.intercept[g:g + 1], columns[None, :n])
                 return MinimalSubset(ranking[:n], probe, float(acc[g]), tuple(tried))
-        if progress is not None:
-            progress(min(1.0, float(acc.max()) / max(oracle_dev_accuracy - delta, 1e-9)))
+        reached[0] = min(1.0, float(acc.max()) / max(oracle_dev_accuracy - delta, 1e-9))
     raise AssertionError("the last candidate is all neurons and always stops the search")

@@ -163,7 +163,8 @@ def tag_counts(per_tag: Mapping[str, Sequence[int]],
     items = sorted(per_tag.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     fig = go.Figure(go.Bar(x=[k for k, _ in items], y=[len(v) for _, v in items], marker_color="#4393c3",
                            hovertemplate="%{x}: %{y} neurons<extra></extra>"))
-    fig.update_xaxes(title="tag", type="category", tickangle=-45 if len(items) > 20 else 0)
+    fig.update_xaxes(title="tag", type="category", tickangle=-90 if len(items) > 20 else 0, tickmode="array",
+                     tickvals=[k for k, _ in items], tickfont=dict(size=10 if len(items) > 30 else 12))
     fig.update_yaxes(title="neurons")
     return _layout(fig, title, height=360)
 
@@ -209,7 +210,8 @@ def tag_distribution_box(distribution: Mapping[str, np.ndarray], title: str = "A
     fig = go.Figure([go.Box(y=np.asarray(v, dtype=float), name=str(k), boxpoints=False, marker_color="#4393c3",
                             line=dict(width=1), hoverinfo="y+name") for k, v in items])
     fig.add_hline(y=0, line_color="#999", line_width=1)
-    fig.update_xaxes(type="category", tickangle=-45 if len(items) > 20 else 0)
+    fig.update_xaxes(type="category", tickangle=-90 if len(items) > 20 else 0, tickmode="array",
+                     tickvals=[str(k) for k, _ in items], tickfont=dict(size=10 if len(items) > 30 else 12))
     fig.update_yaxes(title="activation")
     return _layout(fig, title, height=360, showlegend=False)
 
@@ -220,7 +222,8 @@ def tag_weight_bars(weights: Sequence[float], tags: Sequence[str], title: str = 
     w = [float(weights[i]) for i in order]
     fig = go.Figure(go.Bar(x=[tags[i] for i in order], y=w, marker_color=["#b2182b" if v >= 0 else "#2166ac" for v in w],
                            hovertemplate="%{x}: weight %{y:.4f}<extra></extra>"))
-    fig.update_xaxes(type="category", tickangle=-45 if len(w) > 8 else 0)
+    fig.update_xaxes(type="category", tickangle=-90 if len(w) > 8 else 0, tickmode="array", tickvals=[tags[i] for i in order],
+                     tickfont=dict(size=10 if len(w) > 20 else 12))
     fig.update_yaxes(title="weight", zeroline=True, zerolinecolor="#999")
     return _layout(fig, title, height=340)
 

@@ -23,7 +23,7 @@ st.caption(f"Run `{rid}` · model **{result.model}** · task **{result.task}** �
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Oracle accuracy", f"{pct(result.oracle_accuracy):.2f} %",
           help="Test accuracy of the probe with the λs chosen by the grid search.")
-c2.metric("Minimal subset", f"{N:,} ({100 * result.minimal['fraction']:.1f} %)",
+c2.metric(f"Minimal subset ({100 * result.minimal['fraction']:.1f} % of D)", f"{N:,} neurons",
           help="Algorithm 4: the fewest top-ranked neurons whose retrained probe is within δ of the oracle.")
 c3.metric("Retrained on it", f"{pct(result.minimal['accuracy']):.2f} %",
           help="A probe retrained on the minimal subset only (Acc_t of Table 3).")

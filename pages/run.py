@@ -130,7 +130,8 @@ with st.expander("More settings"):
     d1, d2, d3 = st.columns(3)
     epochs = d1.number_input("Epochs per probe", 1, 100, 10, key="run_epochs")
     top_fraction = d2.slider("M: share kept in the ablation", 0.05, 0.5, 0.2, 0.05, key="run_top")
-    drop_unseen = d3.checkbox("Drop test words whose tag never occurs in training", True, key="run_drop")
+    drop_unseen = d3.checkbox("Drop unseen test tags", True, key="run_drop",
+                              help="Drop test words whose tag never occurs in the training data (else the run stops).")
     e1, e2, _ = st.columns(3)
     max_train_sents = e1.number_input("Use at most this many training sentences (0 = all)", 0, 50_000, 0, step=50,
                                       key="run_max_train", help="A seeded sample: smaller is faster, less accurate.")
@@ -184,9 +185,10 @@ if running:
     progress_panel()
 elif job is not None:
     if job.status == "done":
-        if not job.seen:
+        if not job.seen:  # open the new run once, and redraw so that the sidebar shows it
             S.open_run(job.rid)
             job.seen = True
+            st.rerun()
         st.success(f"Run {job.rid} finished in {time_elapsed(job):.0f} s: see Overview, Neuron explorer, Layers.")
     elif job.status == "failed":
         st.error(f"The run failed: {job.error}")

@@ -102,32 +102,22 @@ def test_unknown_model_shows_error(app_cache):
     assert not at.button(key="run_go").disabled  # the page still works
 
 
-def test_cancel_stops_the_run(app_cache, tiny_bert):
-    from lca.result import RunConfig
-
-    token = "c" * 32
-    train, test = app_corpus(200, 1), app_corpus(20, 2)
-    job = app_state.start_job(token, train, test, RunConfig(model=tiny_bert, epochs=50), {})
-    job.cancel.set()
-    assert wait_for_job(token).status == "cancelled"
-    assert not app_state.store().exists(job.rid)
-
-
-def test_one_run_at_a_time_per_session(app_cache, tiny_bert):
+def test_cancel_and_one_run_at_a_time_per_session(app_cache, tiny_bert):
     from lca._validation import InputError
     from lca.result import RunConfig
 
-    token = "d" * 32
+    slow, other = "c" * 32, "e" * 32
     train, test = app_corpus(200, 1), app_corpus(20, 2)
-    job = app_state.start_job(token, train, test, RunConfig(model=tiny_bert, epochs=50), {})
+    job = app_state.start_job(slow, train, test, RunConfig(model=tiny_bert, epochs=50), {})
     try:
         with pytest.raises(InputError, match="already in progress"):
-            app_state.start_job(token, train, test, RunConfig(model=tiny_bert, epochs=51), {})
-        other = app_state.start_job("e" * 32, train, test, RunConfig(model=tiny_bert, epochs=1), {})
-        assert wait_for_job("e" * 32).status == "done", other.error
+            app_state.start_job(slow, train, test, RunConfig(model=tiny_bert, epochs=51), {})
+        quick = app_state.start_job(other, app_corpus(30, 1), app_corpus(8, 2), RunConfig(model=tiny_bert, epochs=1), {})
+        assert wait_for_job(other).status == "done", quick.error  # another session runs alongside
     finally:
         job.cancel.set()
-        wait_for_job(token)
+    assert wait_for_job(slow).status == "cancelled"
+    assert not app_state.store().exists(job.rid) and app_state.store().exists(quick.rid)
 
 
 def test_column_upload_without_test_file_holds_out_sentences(app_cache):

@@ -225,7 +225,7 @@ def test_demo_run_and_neuron_explorer(server, browser):
     open_page(driver, "Layers and properties", "Neurons per layer in the minimal set")
     shots.append(screenshot(driver, "4-layers"))
     open_page(driver, "Playground", "Predicted tags")
-    wait_text(driver, "probability")
+    wait_text(driver, "Probabilities")
     shots.append(screenshot(driver, "5-playground"))
     assert np.isfinite(result.oracle_accuracy)
     print("screenshots:\n" + "\n".join(f"  {p}" for p in shots))
