@@ -32,6 +32,7 @@ def _add_run(sub) -> None:
     run.add_argument("--model", default=DEFAULT_MODEL, help="Hugging Face id or local path (default: bundled)")
     run.add_argument("--revision", help="model revision (hub models)")
     run.add_argument("--aggregation", default="last", choices=AGGREGATIONS)
+    run.add_argument("--layers", help="analyse only these layers, e.g. 0,1,2 or 0-3 (0 = embeddings; default: all)")
     run.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     run.add_argument("--mode", default="paper", choices=("paper", "quick"),
                      help="paper: the full 7×7 grid; quick: a faster search over the same grid")
@@ -96,9 +97,10 @@ def _progress_bar():
 def _run(args) -> int:
     from .cache import ActivationCache
     from .pipeline import run_lca
-    from .result import RunConfig, save_result
+    from .result import RunConfig, parse_layers, save_result
 
     config = RunConfig(task=args.task, model=args.model, revision=args.revision, aggregation=args.aggregation,
+                       layers=parse_layers(args.layers),
                        device=args.device, mode=args.mode, seed=args.seed, drop_unseen=args.drop_unseen,
                        trust_remote_code=args.trust_remote_code)
     train, test = _corpora(args)

@@ -21,12 +21,16 @@ class Features:
     rows : ndarray of int, shape (n,) or (n, 2)
         The word behind each example; ``(head, dependent)`` pairs give ``2 * D`` features,
         the head's neurons first.
+    columns : ndarray of int, optional
+        Restrict the features to these (e.g. the neurons of some layers); feature j is then
+        ``columns[j]``.
     """
 
-    def __init__(self, activations: np.ndarray, rows: np.ndarray | None = None):
+    def __init__(self, activations: np.ndarray, rows: np.ndarray | None = None, columns: np.ndarray | None = None):
         self.activations = activations
         self.rows = np.arange(len(activations)) if rows is None else np.asarray(rows, dtype=np.int64)
         self.pair = self.rows.ndim == 2
+        self.columns = None if columns is None else np.asarray(columns, dtype=np.int64)
 
     @property
     def n_rows(self) -> int:
@@ -34,6 +38,8 @@ class Features:
 
     @property
     def n_features(self) -> int:
+        if self.columns is not None:
+            return len(self.columns)
         return self.activations.shape[1] * (2 if self.pair else 1)
 
     def __len__(self) -> int:
@@ -41,7 +47,7 @@ class Features:
 
     def take(self, index) -> "Features":
         """The examples at ``index`` (e.g. one split)."""
-        return Features(self.activations, self.rows[np.asarray(index)])
+        return Features(self.activations, self.rows[np.asarray(index)], self.columns)
 
     def batch(self, index: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
         """float32 ``(len(index), n_columns)``: the examples at ``index``, restricted to ``columns``."""
@@ -50,6 +56,8 @@ class Features:
             x = np.concatenate([self.activations[rows[:, 0]], self.activations[rows[:, 1]]], axis=1)
         else:
             x = self.activations[rows]
+        if self.columns is not None:
+            columns = self.columns if columns is None else self.columns[np.asarray(columns)]
         if columns is not None:
             x = x[:, columns]
         return np.asarray(x, dtype=np.float32)

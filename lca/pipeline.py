@@ -86,6 +86,17 @@ def _stage(name: str, timings: dict, progress: Progress | None):
         progress(name, 1.0)
 
 
+def _layer_columns(layers, loaded: LoadedModel, pair: bool) -> np.ndarray | None:
+    """Flat ids of the neurons of ``layers`` (both halves for pair tasks); None for every layer."""
+    if layers is None:
+        return None
+    bad = [layer for layer in layers if layer >= loaded.n_layers]
+    if bad:
+        raise InputError(f"layers {bad} do not exist: {loaded.name} has layers 0 (embeddings) to {loaded.n_layers - 1}")
+    one = np.concatenate([np.arange(layer * loaded.layer_size, (layer + 1) * loaded.layer_size) for layer in layers])
+    return np.concatenate([one, one + loaded.n_neurons]) if pair else one
+
+
 def _layer_histogram(neurons: np.ndarray, n_layers: int, layer_size: int, pair: bool) -> list[int]:
     return np.bincount(np.asarray(neurons) // layer_size, minlength=n_layers * (2 if pair else 1)).tolist()
 
@@ -111,8 +122,10 @@ def run_lca(train: Corpus, test: Corpus, config: RunConfig = RunConfig(), loaded
                                                       lambda done, total: report(done / n_total))
         acts_test, key_test, hit_test = corpus_activations(loaded, test, config.aggregation, cache,
                                                     lambda done, total: report((train.n_words + done) / n_total))
-    all_train = Features(acts_train, ex_train.rows)
-    X_test = Features(acts_test, ex_test.rows[kept])
+    pair = ex_train.rows.ndim == 2
+    columns = _layer_columns(config.layers, loaded, pair)  # None: every neuron
+    all_train = Features(acts_train, ex_train.rows, columns)
+    X_test = Features(acts_test, ex_test.rows[kept], columns)
     X_fit, X_dev = all_train.take(fit_idx), all_train.take(dev_idx)
     y_fit, y_dev = y_all[fit_idx], y_all[dev_idx]
     T, D = len(classes), X_fit.n_features
@@ -158,20 +171,30 @@ def run_lca(train: Corpus, test: Corpus, config: RunConfig = RunConfig(), loaded
         probeless = {"accuracy": pl_acc["probeless"], "n_neurons": N, "ranking_head": pl_ranking[:100].tolist()}
 
     majority = float(np.mean(y_test == np.bincount(y_fit, minlength=T).argmax())) if len(y_test) else 0.0
-    per_tag = dict(zip(classes.tolist(), (n.tolist() for n in tag_neurons(weights, minimal.neurons, config.ranking_steps))))
+    # From here on neuron ids are flat ids of the whole model (they differ only when some layers are left out).
+    flat = (lambda ids: np.asarray(ids)) if columns is None else (lambda ids: columns[np.asarray(ids, dtype=np.int64)])
+    D_all = loaded.n_neurons * (2 if pair else 1)
+    full_weights = weights if columns is None else np.zeros((D_all, T), dtype=weights.dtype)
+    if columns is not None:
+        full_weights[columns] = weights
+    left_out = np.setdiff1d(np.arange(D_all), flat(np.arange(D)))  # not analysed: last in the ranking, weight 0
+    neurons = flat(minimal.neurons)
+    per_tag = {tag: flat(n).tolist() for tag, n in zip(classes.tolist(), tag_neurons(weights, minimal.neurons,
+                                                                                     config.ranking_steps))}
+    probeless["ranking_head"] = flat(probeless["ranking_head"]).tolist()
     return LCAResult(
-        model=loaded.name, task=config.task, n_layers=loaded.n_layers, layer_size=loaded.layer_size, n_neurons=D,
-        pair=all_train.pair, tags=tuple(classes.tolist()), n_train_words=len(ex_train), n_test_words=len(kept),
+        model=loaded.name, task=config.task, n_layers=loaded.n_layers, layer_size=loaded.layer_size, n_neurons=D_all,
+        pair=pair, tags=tuple(classes.tolist()), n_train_words=len(ex_train), n_test_words=len(kept),
         lambdas=grid.lambdas, grid=grid.rows, oracle_accuracy=oracle_acc, noreg_accuracy=noreg_acc,
-        majority_accuracy=majority, ranking=tuple(ranking.tolist()), per_tag=per_tag, ablation=ablation,
-        retrain=retrain,
-        minimal={"n_neurons": N, "fraction": N / D, "accuracy": minimal_acc, "dev_accuracy": minimal.dev_accuracy,
-                 "oracle_dev_accuracy": grid.oracle_dev_accuracy, "tried": [list(t) for t in minimal.tried],
-                 "neurons": minimal.neurons.tolist()},
+        majority_accuracy=majority, ranking=tuple(np.concatenate([flat(ranking), left_out]).tolist()), per_tag=per_tag,
+        ablation=ablation, retrain=retrain,
+        minimal={"n_neurons": N, "fraction": N / D, "analysed_neurons": D, "accuracy": minimal_acc,
+                 "dev_accuracy": minimal.dev_accuracy, "oracle_dev_accuracy": grid.oracle_dev_accuracy,
+                 "tried": [list(t) for t in minimal.tried], "neurons": neurons.tolist()},
         selectivity=selectivity, probeless=probeless,
-        layer_histogram=tuple(_layer_histogram(minimal.neurons, loaded.n_layers, loaded.layer_size, all_train.pair)),
+        layer_histogram=tuple(_layer_histogram(neurons, loaded.n_layers, loaded.layer_size, pair)),
         timings=timings, config=config.to_dict(),
         activation_keys={"train": key_train, "test": key_test, "cache_dir": str(cache.directory.parent),
                          "reused": [hit_train, hit_test], "n_dev_examples": int(len(dev_idx))},
-        curve=tuple(curve), weights=weights, intercept=oracle.intercept[0],
+        curve=tuple(curve), weights=full_weights, intercept=oracle.intercept[0],
     )

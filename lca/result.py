@@ -11,10 +11,27 @@ from ._validation import InputError, check_choice, check_fraction, check_positiv
 from .data import TASKS
 from .extract import AGGREGATIONS
 
-__all__ = ["RunConfig", "LCAResult", "PAPER_GRID", "MODES", "load_result", "save_result"]
+__all__ = ["RunConfig", "LCAResult", "PAPER_GRID", "MODES", "load_result", "save_result", "parse_layers"]
 
 PAPER_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 0.0)  # Algorithm 2's searchList
 MODES = ("paper", "quick")
+
+
+def parse_layers(text: str | None) -> tuple[int, ...] | None:
+    """``"0,2-4"`` → ``(0, 2, 3, 4)``; empty → None (every layer).
+
+    >>> parse_layers("0, 2-4"), parse_layers("")
+    ((0, 2, 3, 4), None)
+    """
+    if not text or not text.strip():
+        return None
+    layers = []
+    for part in text.replace(" ", "").split(","):
+        low, _, high = part.partition("-")
+        if not low.isdigit() or (high and not high.isdigit()):
+            raise InputError(f"layers must look like '0,1,2' or '0-3'; got {text!r}")
+        layers.extend(range(int(low), int(high or low) + 1))
+    return tuple(layers)
 
 
 @dataclass(frozen=True)
@@ -31,6 +48,7 @@ class RunConfig:
     aggregation: str = "last"
     device: str = "auto"
     mode: str = "paper"
+    layers: tuple[int, ...] | None = None  # None: every layer (0 = embeddings), as in the paper
     seed: int = 0
     epochs: int = 10
     batch_size: int = 512
@@ -60,9 +78,14 @@ class RunConfig:
         if not self.grid or any(not isinstance(v, (int, float)) or v < 0 for v in self.grid):
             raise InputError(f"grid must be a non-empty list of penalties >= 0; got {self.grid!r}")
         object.__setattr__(self, "grid", tuple(float(v) for v in self.grid))
+        if self.layers is not None:
+            if not self.layers or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in self.layers):
+                raise InputError(f"layers must be a non-empty list of layer numbers >= 0 (0 = embeddings); "
+                                 f"got {self.layers!r}")
+            object.__setattr__(self, "layers", tuple(sorted(set(self.layers))))
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "grid": list(self.grid)}
+        return {**asdict(self), "grid": list(self.grid), "layers": None if self.layers is None else list(self.layers)}
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunConfig":
@@ -70,7 +93,7 @@ class RunConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise InputError(f"unknown run settings {unknown}; known: {sorted(known)}")
-        return cls(**{k: tuple(v) if k == "grid" else v for k, v in data.items()})
+        return cls(**{k: tuple(v) if k in ("grid", "layers") and v is not None else v for k, v in data.items()})
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from lca._validation import InputError
 from lca.datasets import DATASETS, sample_sentences
 from lca.extract import AGGREGATIONS, DEFAULT_MODEL
 from lca.pipeline import STAGES
-from lca.result import RunConfig
+from lca.result import RunConfig, parse_layers
 from lca.runs import run_id
 
 S.intro("Run an analysis",
@@ -137,7 +137,8 @@ with st.expander("More settings"):
                                       key="run_max_train", help="A seeded sample: smaller is faster, less accurate.")
     max_test_sents = e2.number_input("Use at most this many test sentences (0 = all)", 0, 50_000, 0, step=50,
                                      key="run_max_test")
-    st.caption("Layers: every layer is analysed together (embeddings = layer 0), as in the paper.")
+    layers_text = st.text_input("Layers to analyse (e.g. 0,1,2; empty = every layer, as in the paper)", "",
+                                key="run_layers", help="Layer 0 is the embedding output; layer k the k-th block's output.")
 
 if train is not None and test is not None and (max_train_sents or max_test_sents):
     train = sample_sentences(train, int(max_train_sents), int(seed)) if max_train_sents else train
@@ -148,7 +149,8 @@ if train is not None and test is not None and (max_train_sents or max_test_sents
 running = job is not None and job.running
 if st.button("Run", type="primary", disabled=running or not tasks, key="run_go", icon=":material/play_arrow:"):
     try:
-        config = RunConfig(task=task, model=model, aggregation=aggregation, mode=mode, seed=int(seed),
+        layers = parse_layers(layers_text)
+        config = RunConfig(task=task, model=model, aggregation=aggregation, mode=mode, seed=int(seed), layers=layers,
                            epochs=int(epochs), top_fraction=float(top_fraction), drop_unseen=bool(drop_unseen))
         rid = run_id(config, train, test)
         if store.exists(rid):

@@ -103,3 +103,16 @@ def test_config_round_trip():
     assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     with pytest.raises(InputError, match="unknown run settings"):
         RunConfig.from_dict({"tsak": "upos"})
+
+
+def test_some_layers_only(tiny, tmp_path):
+    config = RunConfig(**{**CONFIG.to_dict(), "layers": (2,), "grid": (0.0,)})
+    result = run_lca(synthetic(60, 0), synthetic(20, 1), config, loaded=tiny, cache=ActivationCache(tmp_path))
+    assert result.n_neurons == 48 and sorted(result.ranking) == list(range(48))
+    analysed = set(range(32, 48))
+    assert set(result.ranking[:16]) == analysed and set(result.minimal["neurons"]) <= analysed
+    assert result.layer_histogram[:2] == (0, 0) and result.minimal["analysed_neurons"] == 16
+    assert not result.weights[:32].any()
+    with pytest.raises(InputError, match=r"layers \[5\] do not exist"):
+        run_lca(synthetic(60, 0), synthetic(20, 1), RunConfig(**{**config.to_dict(), "layers": (5,)}), loaded=tiny,
+                cache=ActivationCache(tmp_path))
