@@ -32,6 +32,14 @@ from lca.probe import train_probes  # noqa: E402
 from lca.result import RunConfig  # noqa: E402
 
 
+class _Rows(list):
+    """Table rows, printed as soon as they are measured (a long run shows its figures as it goes)."""
+
+    def append(self, row: tuple[str, str]) -> None:
+        super().append(row)
+        print(f"{row[0]:<12}  {row[1]}", flush=True)
+
+
 def _median_time(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -68,7 +76,9 @@ def main() -> None:
     cache_dir = tempfile.mkdtemp(prefix="lca-bench-")
     cache = ActivationCache(cache_dir)
     loaded = load_model(args.model, device="auto")
-    rows: list[tuple[str, str]] = [("device", str(loaded.device)), ("model", f"{loaded.name} (D = {loaded.n_neurons})")]
+    rows = _Rows()
+    rows.append(("device", str(loaded.device)))
+    rows.append(("model", f"{loaded.name} (D = {loaded.n_neurons})"))
 
     # Extraction: a 500-sentence slice, repeated; then the whole corpora once, into the cache.
     sample = train.sentences[:500]
@@ -114,9 +124,6 @@ def main() -> None:
             rows.append(("EWT train", f"{scale['words']:,} words, quick mode {scale['seconds']:.0f} s, "
                          f"peak RSS {scale['peak_rss_gb']:.2f} GB, oracle {scale['oracle']:.4f}"))
 
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}")
     paper, quick = figures["paper"], figures["quick"]
     print(json.dumps({
         "extract_words_per_s": round(words_per_s, 1), "probe_unit_s": round(unit, 2),
