@@ -15,8 +15,8 @@ def ewt(shared_data):
 
 
 def test_bundled_model_on_an_ewt_slice(ewt, tmp_path):
-    train, test = ewt[0].subset(range(250)), ewt[1].subset(range(80))
-    config = RunConfig(task="upos", grid=(0.0, 1e-4), mode="paper", batch_size=64, device="cpu")
+    train, test = ewt[0].subset(range(150)), ewt[1].subset(range(60))
+    config = RunConfig(task="upos", grid=(0.0, 1e-3), mode="paper", batch_size=64, step=0.05, device="cpu")
     result = run_lca(train, test, config, loaded=load_model(device="cpu"), cache=ActivationCache(tmp_path))
     assert result.n_layers == 7 and result.n_neurons == 7 * 384
     assert result.oracle_accuracy > result.majority_accuracy + 0.4
