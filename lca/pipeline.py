@@ -174,10 +174,11 @@ def run_lca(train: Corpus, test: Corpus, config: RunConfig = RunConfig(), loaded
     # From here on neuron ids are flat ids of the whole model (they differ only when some layers are left out).
     flat = (lambda ids: np.asarray(ids)) if columns is None else (lambda ids: columns[np.asarray(ids, dtype=np.int64)])
     D_all = loaded.n_neurons * (2 if pair else 1)
-    full_weights = weights if columns is None else np.zeros((D_all, T), dtype=weights.dtype)
-    if columns is not None:
+    full_weights, left_out = weights, np.empty(0, dtype=np.int64)
+    if columns is not None:  # neurons not analysed get weight 0 and come last in the ranking
+        full_weights = np.zeros((D_all, T), dtype=weights.dtype)
         full_weights[columns] = weights
-    left_out = np.setdiff1d(np.arange(D_all), flat(np.arange(D)))  # not analysed: last in the ranking, weight 0
+        left_out = np.setdiff1d(np.arange(D_all), columns)
     neurons = flat(minimal.neurons)
     per_tag = {tag: flat(n).tolist() for tag, n in zip(classes.tolist(), tag_neurons(weights, minimal.neurons,
                                                                                      config.ranking_steps))}

@@ -4,7 +4,8 @@ N grows by ``step`` of D; each candidate is retrained on its N neurons with the 
 and scored on the development split, and the first N whose accuracy is within ``delta`` of
 the oracle's development accuracy is taken.  Candidates are trained ``chunk`` at a time as
 nested prefixes of the ranking in one matrix product (:func:`lca.probe.train_probes` with a
-mask); the answer is the same first N as one at a time.
+mask); the search order and stopping rule are those of one at a time, but each candidate starts
+from the shared random initialization of its chunk rather than one drawn for its own size.
 """
 from __future__ import annotations
 
