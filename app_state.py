@@ -42,8 +42,9 @@ PagesManager.uses_pages_directory = False
 _ENTRY = threading.local()  # .ran is True while app.py runs the current page
 
 STAGE_TITLES = {"load": "Load the model", "extract": "Extract activations", "grid": "Grid search over λ1, λ2",
-                "minimal": "Minimal neuron subset", "ablation": "Zero-out ablation", "retrain": "Retrain on top / random / bottom",
-                "selectivity": "Control task (selectivity)", "probeless": "Probeless ranking"}
+                "minimal": "Minimal neuron subset", "ablation": "Zero-out ablation", "probeless": "Probeless ranking",
+                "retrain": "Retrain on subsets and on the control task",
+                "selectivity": "Selectivity"}
 
 
 # ---------------------------------------------------------------------------------------------------------------

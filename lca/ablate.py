@@ -2,35 +2,83 @@
 subset (Table 5)."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
+import torch
 
 from .features import Features
-from .probe import ProbeWeights, accuracy, train_probes
+from .probe import ProbeWeights, _as_features, accuracy, train_probes
 from .rank import top_columns
 
-__all__ = ["zero_out_accuracy", "ablation_curve", "retrain_accuracy"]
+__all__ = ["kept_accuracy", "zero_out_accuracy", "ablation_curve", "retrain_accuracy"]
+
+
+@torch.no_grad()
+def kept_accuracy(X: Features, y: np.ndarray, probes: ProbeWeights, rankings: np.ndarray, probe_of: Sequence[int],
+                  sizes: Sequence[int], chunk: int = 4096, device="cpu") -> np.ndarray:
+    """``(R, S)`` accuracy of probe ``probe_of[r]`` when only the first ``sizes[s]`` neurons of
+    ``rankings[r]`` are kept and the others zeroed out.
+
+    The probes must have been trained on all columns.  Each ranking costs one pass of matrix
+    products however many sizes are asked for: the logits of a longer prefix are those of the
+    shorter one plus the block in between.
+    """
+    X = _as_features(X)
+    rankings, probe_of = np.atleast_2d(rankings), np.asarray(probe_of)
+    sizes = [int(s) for s in sizes]
+    bounds = sorted(set(sizes) | {0})
+    where = {size: i for i, size in enumerate(bounds)}
+    coef = torch.as_tensor(probes.coef, device=device)
+    bias = torch.as_tensor(probes.intercept, device=device)
+    order = rankings[:, :bounds[-1]]  # no need to look past the longest prefix
+    y = torch.as_tensor(np.asarray(y), device=device)
+    correct = np.zeros((len(rankings), len(bounds)))
+    for start in range(0, X.n_rows, chunk):
+        index = np.arange(start, min(start + chunk, X.n_rows))
+        for r, g in enumerate(probe_of):
+            xr = X.batch(index, order[r]).to(device)  # columns in ranking order, gathered before conversion
+            wr, logits = coef[g][torch.as_tensor(order[r], device=device)], bias[g].expand(len(index), -1)
+            correct[r, 0] += (logits.argmax(-1) == y[index]).sum().item()  # nothing kept: the bias alone
+            for lo, hi in zip(bounds, bounds[1:]):
+                logits = logits + xr[:, lo:hi] @ wr[lo:hi]
+                correct[r, where[hi]] += (logits.argmax(-1) == y[index]).sum().item()
+    return correct[:, [where[s] for s in sizes]] / max(X.n_rows, 1)
 
 
 def zero_out_accuracy(X: Features, y: np.ndarray, oracle: ProbeWeights, rankings: dict[str, np.ndarray],
-                      fraction: float = 0.2, device="cpu") -> dict[str, float]:
+                      fractions: Sequence[float] = (0.2,), device="cpu") -> dict[str, list[float]]:
     """Accuracy of the oracle when only the first ``fraction`` of each ranking is kept, the rest zeroed."""
-    return {name: float(accuracy(X, y, oracle, keep=top_columns(r, fraction), device=device)[0])
-            for name, r in rankings.items()}
+    D = len(next(iter(rankings.values())))
+    sizes = [len(top_columns(np.arange(D), f)) for f in fractions]
+    acc = kept_accuracy(X, y, oracle, np.stack(list(rankings.values())), [0] * len(rankings), sizes, device=device)
+    return {name: acc[r].tolist() for r, name in enumerate(rankings)}
 
 
 def ablation_curve(X: Features, y: np.ndarray, oracle: ProbeWeights, rankings: dict[str, np.ndarray],
                    fractions=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0), device="cpu") -> list[dict]:
     """Zero-out accuracy against the number of neurons kept, for each ranking."""
     D = len(next(iter(rankings.values())))
-    return [{"fraction": f, "n_neurons": len(top_columns(np.arange(D), f)),
-             **zero_out_accuracy(X, y, oracle, rankings, f, device)} for f in fractions]
+    acc = zero_out_accuracy(X, y, oracle, rankings, fractions, device)
+    return [{"fraction": f, "n_neurons": len(top_columns(np.arange(D), f)), **{k: v[i] for k, v in acc.items()}}
+            for i, f in enumerate(fractions)]
 
 
 def retrain_accuracy(train: Features, y_train: np.ndarray, test: Features, y_test: np.ndarray, n_classes: int,
-                     subsets: dict[str, np.ndarray], l1: float, l2: float, **train_kw) -> dict[str, float]:
-    """Test accuracy of probes retrained on each equally sized subset of neurons, trained together."""
+                     subsets: dict[str, np.ndarray | None], l1: float, l2: float, **train_kw) -> dict[str, float]:
+    """Test accuracy of a probe retrained on each subset of neurons (None: all), all trained together.
+
+    ``y_train`` and ``y_test`` are one label array for all, or one row per subset (in order),
+    e.g. to train control-task probes alongside.
+    """
     names = list(subsets)
-    columns = np.stack([np.sort(subsets[name]) for name in names])
-    probes = train_probes(train, y_train, n_classes, [l1] * len(names), [l2] * len(names), columns, **train_kw)
+    # Every probe over the union of the subsets, each masked to its own.
+    columns = None if any(subsets[n] is None for n in names) else np.unique(np.concatenate(list(subsets.values())))
+    width = train.n_features if columns is None else len(columns)
+    mask = np.zeros((len(names), width), dtype=bool)
+    for g, name in enumerate(names):
+        ids = subsets[name]
+        mask[g, slice(None) if ids is None else (ids if columns is None else np.searchsorted(columns, ids))] = True
+    probes = train_probes(train, y_train, n_classes, [l1] * len(names), [l2] * len(names), columns, mask, **train_kw)
     acc = accuracy(test, y_test, probes, device=train_kw.get("device", "cpu"))
     return {name: float(a) for name, a in zip(names, acc)}

@@ -12,14 +12,19 @@ from typing import Callable
 
 import numpy as np
 
+from .ablate import kept_accuracy
 from .features import Features
 from .probe import ProbeWeights, accuracy, train_probes
-from .rank import bottom_ranking, lca_ranking, top_columns
+from .rank import lca_ranking, top_columns
 
 __all__ = ["GridResult", "grid_search", "quick_grid_search"]
 
-# Probes trained in one tensor program; bounds the (group, batch, columns) gather in memory.
-_GROUP = 25
+# Probes per tensor program.  Full-width probes: past ~16 the (D, G·T) weights and their Adam
+# moments fall out of the CPU cache and each probe costs more.  Probes on column subsets train
+# as G probes over the union of their columns, so they are grouped by overlap (see _overlap_groups).
+_GROUP = 16
+_SUBSET_GROUP = 25
+_UNION_SLACK = 1.3
 
 
 @dataclass(frozen=True)
@@ -30,12 +35,16 @@ class GridResult:
     ----------
     rows : tuple of dict
         ``{l1, l2, score, accuracy, accuracy_top, accuracy_bottom}`` per grid point, on the dev
-        split; in quick mode, points that were only screened also carry ``"screened": True``.
+        split; in quick mode, points that were only screened carry ``"screened": True`` and
+        points never trained have no row.
     lambdas : dict
         ``{l1, l2}`` of the chosen point.
     oracle, noreg : ProbeWeights
         The probe at the chosen point and the unregularized (0, 0) probe, on all neurons.
     oracle_dev_accuracy : float
+    companions : ProbeWeights or None
+        Quick mode: probes on other labels trained beside the oracle with its λs (see
+        :func:`quick_grid_search`).
     """
 
     rows: tuple[dict, ...]
@@ -43,18 +52,48 @@ class GridResult:
     oracle: ProbeWeights
     noreg: ProbeWeights
     oracle_dev_accuracy: float
+    companions: ProbeWeights | None = None
 
 
-def _train_grouped(X, y, n_classes, l1, l2, columns=None, progress=None, **train_kw) -> ProbeWeights:
-    parts, n = [], len(l1)
-    for start in range(0, n, _GROUP):
-        part = slice(start, start + _GROUP)
-        size = len(l1[part])
-        per_epoch = None if progress is None else (lambda e, total, s=start, k=size: progress(s + k * e / total, n))
-        parts.append(train_probes(X, y, n_classes, l1[part], l2[part],
-                                  None if columns is None else columns[part], progress=per_epoch, **train_kw))
-    return ProbeWeights(np.concatenate([p.coef for p in parts]), np.concatenate([p.intercept for p in parts]),
-                        None if columns is None else np.concatenate([p.columns for p in parts]))
+def _train_grouped(X, y, n_classes, l1, l2, progress=None, **train_kw) -> ProbeWeights:
+    """Full-width probes in consecutive groups of at most ``_GROUP``, as evenly sized as possible."""
+    n = len(l1)
+    bounds = np.linspace(0, n, -(-n // _GROUP) + 1).round().astype(int)
+    parts = []
+    for lo, hi in zip(bounds, bounds[1:]):
+        per_epoch = None if progress is None else (lambda e, total, s=lo, k=hi - lo: progress(s + k * e / total, n))
+        parts.append(train_probes(X, y, n_classes, l1[lo:hi], l2[lo:hi], progress=per_epoch, **train_kw))
+    return ProbeWeights(np.concatenate([p.coef for p in parts]), np.concatenate([p.intercept for p in parts]))
+
+
+def _overlap_groups(column_sets: np.ndarray) -> list[list[int]]:
+    """Indices of the column sets, grouped best-fit so that each group's union of columns stays
+    within ``_UNION_SLACK`` times one set (a group costs its size times its union)."""
+    groups: list[tuple[list[int], set]] = []
+    for i, cols in enumerate(column_sets):
+        new = set(cols.tolist())
+        fits = [(len(union | new) - len(union), g) for g, (members, union) in enumerate(groups)
+                if len(members) < _SUBSET_GROUP and len(union | new) <= _UNION_SLACK * len(new)]
+        if fits:
+            members, union = groups[min(fits)[1]]
+            members.append(i)
+            union |= new
+        else:
+            groups.append(([i], new))
+    return [members for members, _ in groups]
+
+
+def _retrain_subsets(train, y_train, dev, y_dev, n_classes, column_sets, l1, l2, progress, **train_kw) -> np.ndarray:
+    """Dev accuracy of a probe retrained on each column set (probe i with ``l1[i]``, ``l2[i]``)."""
+    out, done = np.empty(len(column_sets)), 0
+    for members in _overlap_groups(column_sets):
+        per_epoch = None if progress is None else (
+            lambda e, total, s=done, k=len(members): progress(s + k * e / total, len(column_sets)))
+        probes = train_probes(train, y_train, n_classes, l1[members], l2[members], column_sets[members],
+                              progress=per_epoch, **train_kw)
+        out[members] = accuracy(dev, y_dev, probes, device=train_kw.get("device", "cpu"))
+        done += len(members)
+    return out
 
 
 def _pairs(pairs) -> list[tuple[float, float]]:
@@ -62,8 +101,8 @@ def _pairs(pairs) -> list[tuple[float, float]]:
     return pairs if (0.0, 0.0) in pairs else pairs + [(0.0, 0.0)]
 
 
-def _score_rows(pairs, acc, acc_top, acc_bottom, noreg: int, alpha: float, beta: float) -> list[dict]:
-    return [{"l1": a, "l2": b, "score": float(alpha * (acc_top[g] - acc_bottom[g]) - beta * (acc[noreg] - acc[g])),
+def _score_rows(pairs, acc, acc_top, acc_bottom, noreg_acc: float, alpha: float, beta: float) -> list[dict]:
+    return [{"l1": a, "l2": b, "score": float(alpha * (acc_top[g] - acc_bottom[g]) - beta * (noreg_acc - acc[g])),
              "accuracy": float(acc[g]), "accuracy_top": float(acc_top[g]), "accuracy_bottom": float(acc_bottom[g])}
             for g, (a, b) in enumerate(pairs)]
 
@@ -72,10 +111,15 @@ def _best(rows: list[dict]) -> int:
     return max(range(len(rows)), key=lambda g: (round(rows[g]["score"], 9), rows[g]["accuracy"]))
 
 
-def _top_bottom(probes: ProbeWeights, fraction: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    rankings = [lca_ranking(c, steps) for c in probes.coef]
-    return (np.stack([top_columns(r, fraction) for r in rankings]),
-            np.stack([top_columns(bottom_ranking(r), fraction) for r in rankings]))
+def _rankings(probes: ProbeWeights, steps: int) -> np.ndarray:
+    return np.stack([lca_ranking(c, steps) for c in probes.coef])
+
+
+def _reporter(progress):
+    """``report(lo, span)``: a progress callback for the part of the work from ``lo`` to ``lo + span``."""
+    if progress is None:
+        return lambda lo, span: None
+    return lambda lo, span: (lambda done, total: progress(lo + span * done / total))
 
 
 def grid_search(train: Features, y_train: np.ndarray, dev: Features, y_dev: np.ndarray, n_classes: int,
@@ -86,52 +130,80 @@ def grid_search(train: Features, y_train: np.ndarray, dev: Features, y_dev: np.n
     pairs = _pairs(pairs)
     l1 = np.array([p[0] for p in pairs], dtype=np.float32)
     l2 = np.array([p[1] for p in pairs], dtype=np.float32)
-    report = (lambda lo, span: (lambda done, total: progress(lo + span * done / total))) if progress else (
-        lambda lo, span: None)
+    report = _reporter(progress)
     device = train_kw.get("device", "cpu")
-    probes = _train_grouped(train, y_train, n_classes, l1, l2, progress=report(0.0, 0.5), **train_kw)
+    probes = _train_grouped(train, y_train, n_classes, l1, l2, progress=report(0.0, 0.6), **train_kw)
     acc = accuracy(dev, y_dev, probes, device=device)
-    top, bottom = _top_bottom(probes, top_fraction, ranking_steps)
-    sub = _train_grouped(train, y_train, n_classes, np.concatenate([l1, l1]), np.concatenate([l2, l2]),
-                         np.concatenate([top, bottom]), progress=report(0.5, 0.5), **train_kw)
-    sub_acc = accuracy(dev, y_dev, sub, device=device)
-    G, noreg = len(pairs), pairs.index((0.0, 0.0))
-    rows = _score_rows(pairs, acc, sub_acc[:G], sub_acc[G:], noreg, alpha, beta)
+    rankings = _rankings(probes, ranking_steps)
+    sets = np.stack([top_columns(r, top_fraction) for r in np.concatenate([rankings, rankings[:, ::-1]])])
+    retrained = _retrain_subsets(train, y_train, dev, y_dev, n_classes, sets, np.tile(l1, 2), np.tile(l2, 2),
+                                 report(0.6, 0.4), **train_kw).reshape(2, -1)  # top, bottom
+    noreg = pairs.index((0.0, 0.0))
+    rows = _score_rows(pairs, acc, retrained[0], retrained[1], acc[noreg], alpha, beta)
     best = _best(rows)
     return GridResult(tuple(rows), {"l1": pairs[best][0], "l2": pairs[best][1]}, probes.probe(best),
                       probes.probe(noreg), float(acc[best]))
 
 
+def _screen(train, y_train, dev, y_dev, n_classes, pairs, noreg_acc, top_fraction, alpha, beta, ranking_steps,
+            progress, **train_kw) -> list[dict]:
+    """Rows of ``pairs`` trained briefly, A_top and A_bottom by zeroing out (evaluation only).
+    ``noreg_acc`` None: the (0, 0) pair is among ``pairs`` and gives it."""
+    l1 = np.array([p[0] for p in pairs], dtype=np.float32)
+    l2 = np.array([p[1] for p in pairs], dtype=np.float32)
+    device = train_kw.get("device", "cpu")
+    probes = _train_grouped(train, y_train, n_classes, l1, l2, progress=progress, **train_kw)
+    acc = accuracy(dev, y_dev, probes, device=device)
+    rankings = _rankings(probes, ranking_steps)
+    size = len(top_columns(rankings[0], top_fraction))
+    G = len(pairs)
+    kept = kept_accuracy(dev, y_dev, probes, np.concatenate([rankings, rankings[:, ::-1]]),
+                         np.concatenate([np.arange(G), np.arange(G)]), [size], device=device)[:, 0]
+    noreg_acc = acc[pairs.index((0.0, 0.0))] if noreg_acc is None else noreg_acc
+    return [{**row, "screened": True} for row in _score_rows(pairs, acc, kept[:G], kept[G:], noreg_acc, alpha, beta)]
+
+
 def quick_grid_search(train: Features, y_train: np.ndarray, dev: Features, y_dev: np.ndarray, n_classes: int,
                       pairs: list[tuple[float, float]], top_fraction: float = 0.2, alpha: float = 0.5,
                       beta: float = 0.5, ranking_steps: int = 1000, progress: Callable[[float], None] | None = None,
-                      screen_epochs: int = 3, finalists: int = 6, **train_kw) -> GridResult:
-    """Successive halving over the same grid.
+                      screen_epochs: int = 2, companions: np.ndarray | None = None, **train_kw) -> GridResult:
+    """Coordinate screening over the same grid, then the winner trained in full.
 
-    Round 1 trains every pair for ``screen_epochs`` epochs and scores it by the same formula,
-    with A_top and A_bottom measured by zeroing out instead of retraining (evaluation only).
-    Round 2 runs :func:`grid_search` exactly as paper mode on the ``finalists`` best pairs
-    plus (0, 0): whenever paper mode's choice is among them, both modes pick the same λs and
-    the same oracle probe, bit for bit.
+    Round 1 trains, for every λ1 of the grid, its pair with the smallest λ2 (λ2 = 0 in the
+    paper's grid, so (0, 0) is among them); round 2 the remaining pairs of round 1's best λ1.
+    Screening probes train ``screen_epochs`` epochs and are scored by Algorithm 2's formula,
+    with A_top and A_bottom measured by zeroing out the other neurons instead of retraining.
+    The best pair and (0, 0) are then trained for all epochs, exactly as paper mode trains
+    them.  On the paper's 7 × 7 grid: 13 probes for 2 epochs and 2 for 10, against paper mode's
+    49 full probes and 98 retrained ones.  Every row is a screening row; pairs never trained
+    have none.  ``companions`` (rows of labels, e.g. the control task) get probes trained with
+    the winner's λs in the same program, returned as ``GridResult.companions``.
     """
     pairs = _pairs(pairs)
     epochs = train_kw.pop("epochs", 10)
-    device = train_kw.get("device", "cpu")
-    l1 = np.array([p[0] for p in pairs], dtype=np.float32)
-    l2 = np.array([p[1] for p in pairs], dtype=np.float32)
-    screen_progress = (lambda done, total: progress(0.4 * done / total)) if progress else None
-    probes = _train_grouped(train, y_train, n_classes, l1, l2, progress=screen_progress,
-                            epochs=min(screen_epochs, epochs), **train_kw)
-    acc = accuracy(dev, y_dev, probes, device=device)
-    top, bottom = _top_bottom(probes, top_fraction, ranking_steps)
-    acc_top = np.array([accuracy(dev, y_dev, probes.probe(g), keep=top[g], device=device)[0] for g in range(len(pairs))])
-    acc_bottom = np.array([accuracy(dev, y_dev, probes.probe(g), keep=bottom[g], device=device)[0]
-                           for g in range(len(pairs))])
-    screened = _score_rows(pairs, acc, acc_top, acc_bottom, pairs.index((0.0, 0.0)), alpha, beta)
-    order = sorted(range(len(pairs)), key=lambda g: (-round(screened[g]["score"], 9), -screened[g]["accuracy"]))
-    chosen = [pairs[g] for g in order[:finalists]]
-    final = grid_search(train, y_train, dev, y_dev, n_classes, chosen, top_fraction, alpha, beta, ranking_steps,
-                        (lambda f: progress(0.4 + 0.6 * f)) if progress else None, epochs=epochs, **train_kw)
-    exact = {(r["l1"], r["l2"]): r for r in final.rows}
-    rows = tuple(exact.get((r["l1"], r["l2"]), {**r, "screened": True}) for r in screened)
-    return GridResult(rows, final.lambdas, final.oracle, final.noreg, final.oracle_dev_accuracy)
+    screen_kw = dict(train_kw, epochs=min(screen_epochs, epochs))
+    report = _reporter(progress)
+    by_l1: dict[float, list] = {}
+    for pair in pairs:
+        by_l1.setdefault(pair[0], []).append(pair)
+    first = [min(group, key=lambda p: p[1]) for group in by_l1.values()]
+    rows = _screen(train, y_train, dev, y_dev, n_classes, first, None, top_fraction, alpha, beta, ranking_steps,
+                   report(0.0, 0.3), **screen_kw)
+    noreg_acc = rows[first.index((0.0, 0.0))]["accuracy"]
+    second = [p for p in by_l1[rows[_best(rows)]["l1"]] if p not in first]
+    if second:
+        rows += _screen(train, y_train, dev, y_dev, n_classes, second, noreg_acc, top_fraction, alpha, beta,
+                        ranking_steps, report(0.3, 0.25), **screen_kw)
+    best = rows[_best(rows)]
+    final = list(dict.fromkeys([(best["l1"], best["l2"]), (0.0, 0.0)]))
+    extra = np.empty((0, len(y_train)), dtype=np.int64) if companions is None else np.atleast_2d(companions)
+    labels = np.concatenate([np.tile(y_train, (len(final), 1)), extra])
+    lambdas = final + [final[0]] * len(extra)
+    probes = train_probes(train, labels, n_classes, [p[0] for p in lambdas], [p[1] for p in lambdas], epochs=epochs,
+                          progress=report(0.55, 0.45), **train_kw)
+    order = {pair: i for i, pair in enumerate(pairs)}
+    rows.sort(key=lambda r: order[(r["l1"], r["l2"])])
+    n = len(final)
+    return GridResult(tuple(rows), {"l1": final[0][0], "l2": final[0][1]}, probes.probe(0), probes.probe(n - 1),
+                      float(accuracy(dev, y_dev, probes.probe(0), device=train_kw.get("device", "cpu"))[0]),
+                      None if companions is None else ProbeWeights(probes.coef[n:], probes.intercept[n:]))

@@ -13,7 +13,6 @@ import torch
 from ._validation import InputError
 from .ablate import ablation_curve, retrain_accuracy, zero_out_accuracy
 from .cache import ActivationCache, activation_key, model_identity
-from .control import control_accuracy
 from .data import Corpus, Examples, control_labels, task_examples
 from .extract import LoadedModel, extract_activations, load_model
 from .features import Features
@@ -26,7 +25,7 @@ from .select import minimal_subset
 
 __all__ = ["run_lca", "corpus_activations", "STAGES"]
 
-STAGES = ("load", "extract", "grid", "minimal", "ablation", "retrain", "selectivity", "probeless")
+STAGES = ("load", "extract", "grid", "minimal", "ablation", "probeless", "retrain", "selectivity")
 Progress = Callable[[str, float], None]
 
 
@@ -132,11 +131,15 @@ def run_lca(train: Corpus, test: Corpus, config: RunConfig = RunConfig(), loaded
     device = loaded.device
     kw = dict(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=config.seed, device=device)
 
+    c_all, c_test = control_labels(ex_train, [ex_test], seed=config.seed)
+    c_fit = np.searchsorted(classes, np.asarray(c_all)[fit_idx])  # control tags are drawn from the task's
+    c_test = np.searchsorted(classes, np.asarray(c_test)[kept])
     with _stage("grid", timings, progress) as report:
         pairs = list(itertools.product(config.grid, config.grid))
-        search = quick_grid_search if config.mode == "quick" else grid_search
-        grid = search(X_fit, y_fit, X_dev, y_dev, T, pairs, config.top_fraction, config.alpha, config.beta,
-                      config.ranking_steps, report, **kw)
+        args = (X_fit, y_fit, X_dev, y_dev, T, pairs, config.top_fraction, config.alpha, config.beta,
+                config.ranking_steps, report)
+        # Quick mode trains the control probe on all neurons beside the oracle (same λs, same width).
+        grid = quick_grid_search(*args, companions=c_fit, **kw) if config.mode == "quick" else grid_search(*args, **kw)
         oracle = grid.oracle
         oracle_acc, noreg_acc = (float(accuracy(X_test, y_test, p, device=device)[0]) for p in (oracle, grid.noreg))
         weights = oracle.coef[0]
@@ -144,31 +147,37 @@ def run_lca(train: Corpus, test: Corpus, config: RunConfig = RunConfig(), loaded
     l1, l2 = grid.lambdas["l1"], grid.lambdas["l2"]
     with _stage("minimal", timings, progress) as report:
         minimal = minimal_subset(X_fit, y_fit, X_dev, y_dev, T, ranking, grid.oracle_dev_accuracy, l1, l2,
-                                 delta=config.delta, step=config.step, progress=report, **kw)
+                                 delta=config.delta, step=config.step, stride=3 if config.mode == "quick" else 1,
+                                 progress=report, **kw)
         N = len(minimal.neurons)
         minimal_acc = float(accuracy(X_test, y_test, minimal.probe, device=device)[0])
     with _stage("ablation", timings, progress):
         rankings = {"top": ranking, "random": random_ranking(D, config.seed), "bottom": bottom_ranking(ranking),
                     "weight_magnitude": weight_magnitude_ranking(weights)}
-        ablation = zero_out_accuracy(X_test, y_test, oracle, rankings, config.top_fraction, device)
+        ablation = {name: acc[0] for name, acc in zero_out_accuracy(X_test, y_test, oracle, rankings,
+                                                                       (config.top_fraction,), device).items()}
         curve = ablation_curve(X_test, y_test, oracle, {k: rankings[k] for k in ("top", "random", "bottom")},
                                device=device)
-    with _stage("retrain", timings, progress):
-        retrain = retrain_accuracy(X_fit, y_fit, X_test, y_test, T, {k: rankings[k][:N] for k in ("top", "random", "bottom")},
-                                   l1, l2, **kw)
-    with _stage("selectivity", timings, progress):
-        c_all, c_test = control_labels(ex_train, [ex_test], seed=config.seed)
-        c_classes = np.unique(np.asarray(c_all))
-        c_fit = np.searchsorted(c_classes, np.asarray(c_all)[fit_idx])
-        c_test = np.searchsorted(c_classes, np.asarray(c_test)[kept])
-        control = control_accuracy(X_fit, c_fit, X_test, c_test, len(c_classes), {"all": None, "top": ranking[:N]},
-                                   l1, l2, **kw)
-        selectivity = {"all": oracle_acc - control["all"], "top": retrain["top"] - control["top"],
-                       "control_all": control["all"], "control_top": control["top"]}
     with _stage("probeless", timings, progress):
         pl_ranking = probeless_ranking(X_fit, y_fit, T)
-        pl_acc = retrain_accuracy(X_fit, y_fit, X_test, y_test, T, {"probeless": pl_ranking[:N]}, l1, l2, **kw)
-        probeless = {"accuracy": pl_acc["probeless"], "n_neurons": N, "ranking_head": pl_ranking[:100].tolist()}
+    with _stage("retrain", timings, progress):
+        # One program trains every probe the checks still need: the random and bottom N (the
+        # minimal probe is the top N one, as nested training equals training alone), the
+        # probeless N, and the control task on the top N and (unless the grid did) on all neurons.
+        subsets = {"random": rankings["random"][:N], "bottom": rankings["bottom"][:N], "probeless": pl_ranking[:N],
+                   "control_top": ranking[:N]}
+        if grid.companions is None:
+            subsets["control_all"] = None
+        labels = [(c_fit, c_test) if name.startswith("control") else (y_fit, y_test) for name in subsets]
+        retrained = retrain_accuracy(X_fit, np.stack([a for a, _ in labels]), X_test, np.stack([b for _, b in labels]),
+                                     T, subsets, l1, l2, **kw)
+        retrain = {"top": minimal_acc, "random": retrained["random"], "bottom": retrained["bottom"]}
+        probeless = {"accuracy": retrained["probeless"], "n_neurons": N, "ranking_head": pl_ranking[:100].tolist()}
+    with _stage("selectivity", timings, progress):
+        if grid.companions is not None:
+            retrained["control_all"] = float(accuracy(X_test, c_test, grid.companions, device=device)[0])
+        selectivity = {"all": oracle_acc - retrained["control_all"], "top": retrain["top"] - retrained["control_top"],
+                       "control_all": retrained["control_all"], "control_top": retrained["control_top"]}
 
     majority = float(np.mean(y_test == np.bincount(y_fit, minlength=T).argmax())) if len(y_test) else 0.0
     # From here on neuron ids are flat ids of the whole model (they differ only when some layers are left out).

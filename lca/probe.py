@@ -13,9 +13,9 @@ does, would make every λ another ``B`` = 512 times stronger, and the grid then 
 cost several points of accuracy.)  The bias is not penalized.  Gradient steps on ‖W‖₁ do not
 drive weights exactly to zero: they hover near it.
 
-:func:`train_probes` trains G probes together as one tensor program: same initialization,
-same batch order and Adam being element-wise make each of them identical to the probe
-trained alone, while the data of each mini-batch is gathered and converted once.
+:func:`train_probes` trains G probes together as one tensor program: the same start on the
+same columns, the same batch order and Adam being element-wise make each of them the probe
+trained alone, while the data of each mini-batch is gathered, converted and multiplied once.
 """
 from __future__ import annotations
 
@@ -65,12 +65,36 @@ def _as_features(X) -> Features:
     return Features(X)
 
 
-def _logits(x: torch.Tensor, coef: torch.Tensor, intercept: torch.Tensor, columns) -> torch.Tensor:
-    """(G, B, T) scores of every probe; ``coef`` is (G, k, T)."""
-    if columns is None:
-        G, D, T = coef.shape
-        return (x @ coef.permute(1, 0, 2).reshape(D, G * T)).reshape(len(x), G, T).permute(1, 0, 2) + intercept[:, None]
-    return torch.baddbmm(intercept[:, None], x[:, columns].permute(1, 0, 2), coef)
+def _layout(columns, mask, G: int, n_features: int):
+    """``(cols, keep, own)``: the probes share the feature columns ``cols`` (None = all) and probe
+    g uses those where ``keep[g]`` (None = every one); ``own[g]`` places per-probe columns in ``cols``."""
+    if columns is None or np.ndim(columns) == 1:
+        k = n_features if columns is None else len(columns)
+        if mask is not None and np.shape(mask) != (G, k):
+            raise ValueError(f"mask must have shape {(G, k)}; got {np.shape(mask)}")
+        return (None if columns is None else np.asarray(columns)), (None if mask is None else np.asarray(mask, bool)), None
+    if mask is not None:
+        raise ValueError("mask goes with shared columns, not with per-probe columns")
+    columns = np.asarray(columns)
+    if columns.shape[0] != G:
+        raise ValueError(f"columns must have one row per probe ({G}); got shape {columns.shape}")
+    union = np.unique(columns)
+    own = np.searchsorted(union, columns)
+    keep = np.zeros((G, len(union)), dtype=bool)
+    keep[np.arange(G)[:, None], own] = True
+    return union, keep, own
+
+
+def _dense(weights: "ProbeWeights") -> tuple[np.ndarray | None, np.ndarray]:
+    """``(cols, W)``: every probe's weights laid over the union of their columns, W of shape (k, G, T)."""
+    G, k, T = weights.coef.shape
+    if weights.columns is None:
+        return None, weights.coef.transpose(1, 0, 2)
+    union = np.unique(weights.columns)
+    dense = np.zeros((len(union), G, T), dtype=weights.coef.dtype)
+    for g in range(G):
+        dense[np.searchsorted(union, weights.columns[g]), g] = weights.coef[g]
+    return union, dense
 
 
 def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequence[float],
@@ -79,18 +103,25 @@ def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequ
                  progress: Callable[[int, int], None] | None = None) -> ProbeWeights:
     """Train ``len(l1)`` probes at once, probe g with penalties ``l1[g]``, ``l2[g]``.
 
+    Every probe reads the same mini-batches, and one matrix product scores the batch for all of
+    them: per-probe column sets are laid over their union with the unseen columns masked out,
+    so a group of probes costs ``G × |union|`` and is cheapest when their columns overlap.
+    Probe g starts from the weights a probe trained alone on its columns would start from (one
+    seeded uniform draw per feature column, scaled by ``1 / sqrt(its number of columns)``), so
+    it ends as that probe would, up to the order of floating-point sums.
+
     Parameters
     ----------
     X : Features or ndarray, shape (n, D)
-    y : ndarray of int, shape (n,)
-        Class indices in ``[0, n_classes)``.
+    y : ndarray of int, shape (n,) or (G, n)
+        Class indices in ``[0, n_classes)``; one row per probe to give probes different labels
+        (e.g. the control task).
     columns : ndarray of int, shape (k,) or (G, k), optional
-        ``(k,)``: every probe sees only these columns (one matrix product for all probes);
-        ``(G, k)``: probe g sees ``columns[g]`` (a batched product).  Unseen columns are as good
-        as zeroed out.  Default: all ``D``.
+        ``(k,)``: every probe sees these columns; ``(G, k)``: probe g sees ``columns[g]``.
+        Unseen columns are as good as zeroed out.  Default: all ``D``.
     mask : ndarray of bool, shape (G, k), optional
-        With shared or no ``columns``: probe g uses column j only where ``mask[g, j]``, so that
-        nested subsets (the prefixes of a ranking) train in one matrix product.
+        With shared or no ``columns``: probe g uses column j only where ``mask[g, j]`` (e.g. the
+        nested prefixes of a ranking).
     progress : callable(done_epochs, epochs), optional
 
     Returns
@@ -102,98 +133,80 @@ def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequ
     l1, l2 = np.asarray(l1, dtype=np.float32), np.asarray(l2, dtype=np.float32)
     if len(l1) != len(l2):
         raise ValueError(f"l1 and l2 must have the same length; got {len(l1)} and {len(l2)}")
-    if len(y) != X.n_rows or X.n_rows == 0:
-        raise InputError(f"X has {X.n_rows} examples but y has {len(y)}; both must be equal and non-zero")
+    G, T, n = len(l1), n_classes, X.n_rows
+    if y.shape[-1] != n or n == 0 or (y.ndim == 2 and len(y) != G):
+        raise InputError(f"X has {n} examples but y has shape {y.shape}; y needs one label per example "
+                         f"(or one row of labels per probe) and X at least one example")
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         check_positive(name, value, integer=True)
     device = torch.device(device)
-    G, T, n = len(l1), n_classes, X.n_rows
-    shared = columns is None or np.ndim(columns) == 1
-    k = X.n_features if columns is None else np.shape(columns)[-1]
-    if mask is not None and (not shared or np.shape(mask) != (G, k)):
-        raise ValueError(f"mask must have shape {(G, k)} and go with shared columns")
+    cols, keep, own = _layout(columns, mask, G, X.n_features)
+    k = X.n_features if cols is None else len(cols)
     generator = torch.Generator().manual_seed(seed)
-    bound = 1.0 / np.sqrt(k)
-    init_w = (torch.rand(k, T, generator=generator) * 2 - 1) * bound  # the same start for every probe
-    init_b = (torch.rand(T, generator=generator) * 2 - 1) * bound
-    if shared:  # (k, G, T): one matrix product multiplies the batch by every probe
-        coef = init_w[:, None].expand(k, G, T).contiguous().to(device).requires_grad_()
-        l1_t, l2_t = (torch.as_tensor(v, device=device)[None, :, None] for v in (l1, l2))
-        keep = None if mask is None else torch.as_tensor(np.asarray(mask).T[:, :, None], dtype=torch.float32,
-                                                         device=device)
-        cols = None
-    else:  # (G, k, T): a batched product over each probe's own columns
-        coef = init_w[None].expand(G, k, T).contiguous().to(device).requires_grad_()
-        l1_t, l2_t = (torch.as_tensor(v, device=device)[:, None, None] for v in (l1, l2))
-        keep, cols = None, torch.as_tensor(np.asarray(columns), device=device)
-    intercept = init_b.expand(G, T).contiguous().to(device).requires_grad_()
+    base_w = torch.rand(X.n_features, T, generator=generator) * 2 - 1  # one draw per feature column
+    base_b = torch.rand(T, generator=generator) * 2 - 1
+    sizes = torch.full((G,), float(k)) if keep is None else torch.as_tensor(keep.sum(axis=1), dtype=torch.float32)
+    scale = sizes.clamp_min(1).rsqrt()
+    start_w = base_w if cols is None else base_w[torch.as_tensor(cols)]
+    coef = start_w[:, None, :] * scale[None, :, None]  # (k, G, T)
+    keep_t = None if keep is None else torch.as_tensor(keep.T[:, :, None], dtype=torch.float32, device=device)
+    if keep_t is not None:  # masked weights start at 0 and get no gradient, so they stay exactly 0
+        coef = coef * keep_t
+    coef = coef.to(device).requires_grad_()
+    intercept = (base_b[None] * scale[:, None]).to(device).requires_grad_()
+    l1_t, l2_twice = (torch.as_tensor(v, device=device)[None, :, None] for v in (l1, 2 * l2))
     optimizer = torch.optim.Adam([coef, intercept], lr=lr)
     order_rng = np.random.default_rng(seed)
-    y_t = torch.as_tensor(y, device=device)
-    batch_columns = None if (columns is None or not shared) else np.asarray(columns)
+    y_t = torch.as_tensor(y.reshape(-1, n), device=device)  # (1 or G, n)
     torch.set_flush_denormal(True)  # Adam's tiny moments otherwise slow the CPU down many times
     try:
         for epoch in range(epochs):
             order = order_rng.permutation(n)
             for start in range(0, n, batch_size):
                 index = np.sort(order[start:start + batch_size])
-                x = torch.from_numpy(X.batch(index, batch_columns)).to(device)
-                if shared:
-                    weights = coef if keep is None else coef * keep
-                    logits = _logits(x, weights.permute(1, 0, 2), intercept, None)
-                else:
-                    logits = _logits(x, coef, intercept, cols)  # (G, B, T)
-                target = y_t[torch.as_tensor(index, device=device)].repeat(G)
-                loss = torch.nn.functional.cross_entropy(logits.reshape(-1, T), target, reduction="sum")
+                x = X.batch(index, cols).to(device)
+                logits = ((x @ coef.reshape(k, G * T)).reshape(len(index), G, T) + intercept).reshape(-1, T)
+                target = y_t[:, torch.as_tensor(index, device=device)].T.expand(len(index), G).reshape(-1)
+                loss = torch.nn.functional.cross_entropy(logits, target, reduction="sum")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 with torch.no_grad():  # gradient of λ1‖W‖₁ + λ2‖W‖₂², added by hand: cheaper than autograd
-                    penalty_grad = torch.sign(coef).mul_(l1_t).add_(coef * (2 * l2_t))
-                    if keep is not None:
-                        penalty_grad.mul_(keep)
-                    coef.grad.add_(penalty_grad)
+                    if keep_t is not None:
+                        coef.grad.mul_(keep_t)
+                    coef.grad.addcmul_(torch.sign(coef), l1_t).addcmul_(coef, l2_twice)  # 0 where masked
                 optimizer.step()
             if progress is not None:
                 progress(epoch + 1, epochs)
     finally:
         torch.set_flush_denormal(False)
-    weights = coef.detach()
-    if shared:
-        weights = (weights if keep is None else weights * keep).permute(1, 0, 2)
-    out_columns = None if columns is None else np.broadcast_to(np.asarray(columns), (G, k)).copy()
-    return ProbeWeights(weights.cpu().numpy().copy(), intercept.detach().cpu().numpy(), out_columns)
+    weights = coef.detach().cpu().numpy()  # (k, G, T)
+    bias = intercept.detach().cpu().numpy()
+    if own is not None:
+        return ProbeWeights(np.stack([weights[own[g], g] for g in range(G)]), bias, np.asarray(columns).copy())
+    out_columns = None if cols is None else np.broadcast_to(cols, (G, k)).copy()
+    return ProbeWeights(weights.transpose(1, 0, 2).copy(), bias, out_columns)
 
 
 @torch.no_grad()
-def predict(X, weights: ProbeWeights, keep: np.ndarray | None = None, chunk: int = 4096,
-            device: str | torch.device = "cpu") -> np.ndarray:
-    """``(G, n)`` predicted class of every example by every probe.
-
-    ``keep`` (flat neuron ids) zeroes out every other neuron of the input, as in the paper's
-    ablation; it applies to probes trained on all columns.
-    """
+def predict(X, weights: ProbeWeights, chunk: int = 4096, device: str | torch.device = "cpu") -> np.ndarray:
+    """``(G, n)`` predicted class of every example by every probe (one matrix product per chunk)."""
     X = _as_features(X)
     device = torch.device(device)
-    coef, intercept = torch.as_tensor(weights.coef, device=device), torch.as_tensor(weights.intercept, device=device)
-    columns = weights.columns
-    if keep is not None:
-        if columns is not None:
-            raise ValueError("keep applies only to probes trained on all columns")
-        keep = np.asarray(keep)
-        coef, columns = coef[:, torch.as_tensor(keep, device=device)], None
-    cols = None if columns is None else torch.as_tensor(columns, device=device)
-    out = np.empty((len(weights), X.n_rows), dtype=np.int64)
+    cols, dense = _dense(weights)
+    k, G, T = dense.shape
+    W = torch.as_tensor(np.ascontiguousarray(dense).reshape(k, G * T), device=device)
+    b = torch.as_tensor(weights.intercept, device=device)
+    out = np.empty((G, X.n_rows), dtype=np.int64)
     for start in range(0, X.n_rows, chunk):
         index = np.arange(start, min(start + chunk, X.n_rows))
-        x = torch.from_numpy(X.batch(index, keep)).to(device)
-        out[:, index] = _logits(x, coef, intercept, cols).argmax(-1).cpu().numpy()
+        logits = (X.batch(index, cols).to(device) @ W).reshape(len(index), G, T) + b
+        out[:, index] = logits.argmax(-1).T.cpu().numpy()
     return out
 
 
-def accuracy(X, y: np.ndarray, weights: ProbeWeights, keep: np.ndarray | None = None,
-             device: str | torch.device = "cpu") -> np.ndarray:
-    """``(G,)`` accuracy of every probe (fraction in [0, 1])."""
-    return (predict(X, weights, keep, device=device) == np.asarray(y)[None]).mean(axis=1)
+def accuracy(X, y: np.ndarray, weights: ProbeWeights, device: str | torch.device = "cpu") -> np.ndarray:
+    """``(G,)`` accuracy of every probe (fraction in [0, 1]); ``y`` is (n,) or one row per probe."""
+    return (predict(X, weights, device=device) == np.asarray(y).reshape(-1, _as_features(X).n_rows)).mean(axis=1)
 
 
 class ElasticNetProbe:

@@ -4,8 +4,8 @@ N grows by ``step`` of D; each candidate is retrained on its N neurons with the 
 and scored on the development split, and the first N whose accuracy is within ``delta`` of
 the oracle's development accuracy is taken.  Candidates are trained ``chunk`` at a time as
 nested prefixes of the ranking in one matrix product (:func:`lca.probe.train_probes` with a
-mask); the search order and stopping rule are those of one at a time, but each candidate starts
-from the shared random initialization of its chunk rather than one drawn for its own size.
+mask); each candidate starts and trains as it would alone, so the search order, stopping rule
+and result are those of one at a time.
 """
 from __future__ import annotations
 
@@ -43,26 +43,48 @@ def candidate_sizes(n_neurons: int, step: float) -> list[int]:
 
 def minimal_subset(train: Features, y_train: np.ndarray, dev: Features, y_dev: np.ndarray, n_classes: int,
                    ranking: np.ndarray, oracle_dev_accuracy: float, l1: float, l2: float, delta: float = 0.01,
-                   step: float = 0.01, *, chunk: int = 8, progress: Callable[[float], None] | None = None,
-                   **train_kw) -> MinimalSubset:
-    """Algorithm 4 given the ranking and the oracle's dev accuracy; stops at D at the latest."""
+                   step: float = 0.01, *, chunk: int = 8, stride: int = 1,
+                   progress: Callable[[float], None] | None = None, **train_kw) -> MinimalSubset:
+    """Algorithm 4 given the ranking and the oracle's dev accuracy; stops at D at the latest.
+
+    ``stride`` > 1 searches coarse to fine (quick mode): every ``stride``-th candidate first,
+    then the candidates between the first one that qualifies and the coarse one before it.
+    It returns what Algorithm 4 returns whenever accuracy does not dip back below the target
+    between two coarse candidates.
+    """
     ranking = np.asarray(ranking)
     sizes = candidate_sizes(len(ranking), step)
+    coarse = sorted(set(sizes[stride - 1::stride]) | {sizes[-1]})
     tried: list[tuple[int, float]] = []
     device = train_kw.get("device", "cpu")
     reached = [0.0]  # the share of the way to the target reached so far, reported after every epoch
     per_epoch = None if progress is None else (lambda e, total: progress(reached[0]))
-    for start in range(0, len(sizes), chunk):
-        part = sizes[start:start + chunk]
+
+    def first_within(part: list[int]) -> MinimalSubset | None:
         columns = ranking[:part[-1]]
         mask = np.arange(len(columns))[None, :] < np.asarray(part)[:, None]
         probes = train_probes(train, y_train, n_classes, [l1] * len(part), [l2] * len(part), columns, mask,
                               progress=per_epoch, **train_kw)
         acc = accuracy(dev, y_dev, probes, device=device)
+        reached[0] = max(reached[0], min(1.0, float(acc.max()) / max(oracle_dev_accuracy - delta, 1e-9)))
         for g, n in enumerate(part):
             tried.append((n, float(acc[g])))
             if oracle_dev_accuracy - acc[g] < delta or n == len(ranking):
                 probe = ProbeWeights(probes.coef[g:g + 1, :n], probes.intercept[g:g + 1], columns[None, :n])
-                return MinimalSubset(ranking[:n], probe, float(acc[g]), tuple(tried))
-        reached[0] = min(1.0, float(acc.max()) / max(oracle_dev_accuracy - delta, 1e-9))
+                return MinimalSubset(ranking[:n], probe, float(acc[g]), ())
+        return None
+
+    for start in range(0, len(coarse), chunk):
+        found = first_within(coarse[start:start + chunk])
+        if found is None:
+            continue
+        n_found = len(found.neurons)
+        below = max((m for m in coarse if m < n_found), default=0)  # the last coarse candidate that fell short
+        finer = [n for n in sizes if below < n < n_found]
+        for part_start in range(0, len(finer), chunk):
+            refined = first_within(finer[part_start:part_start + chunk])
+            if refined is not None:
+                found = refined
+                break
+        return MinimalSubset(found.neurons, found.probe, found.dev_accuracy, tuple(sorted(tried)))
     raise AssertionError("the last candidate is all neurons and always stops the search")

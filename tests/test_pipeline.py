@@ -60,8 +60,8 @@ def test_whole_pipeline_on_a_tiny_model(tiny, tmp_path):
 def test_quick_mode_picks_among_the_same_grid(tiny, tmp_path):
     config = RunConfig(**{**CONFIG.to_dict(), "mode": "quick", "grid": (0.0, 1e-4, 1e-1)})
     result = run_lca(synthetic(120, 0), synthetic(40, 1), config, loaded=tiny, cache=ActivationCache(tmp_path))
-    assert len(result.grid) == 9
-    assert (result.lambdas["l1"], result.lambdas["l2"]) in {(r["l1"], r["l2"]) for r in result.grid if not r.get("screened")}
+    assert len(result.grid) == 5  # every λ1 with λ2 = 0, then the two other λ2 of the best λ1
+    assert (result.lambdas["l1"], result.lambdas["l2"]) in {(r["l1"], r["l2"]) for r in result.grid}
 
 
 def test_pair_task_doubles_the_neurons(tiny, tmp_path):

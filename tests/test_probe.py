@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from lca._validation import InputError
+from lca.ablate import kept_accuracy
 from lca.features import Features
 from lca.probe import ElasticNetProbe, ProbeWeights, accuracy, predict, train_probes
 
@@ -48,13 +49,30 @@ def test_l1_shrinks_noise_weights():
     assert np.abs(strong[noise]).mean() < 0.5 * np.abs(weak[noise]).mean()
 
 
-def test_zero_out_keep_equals_zeroed_matrix():
+def test_kept_accuracy_equals_zeroed_matrix():
     X, y = planted()
-    w = train_probes(X, y, 4, [0.0], [0.0], epochs=2)
-    keep = np.array([4, 11])
-    zeroed = np.zeros_like(X)
-    zeroed[:, keep] = X[:, keep]
-    assert (predict(X, w, keep=keep) == predict(zeroed, w)).all()
+    w = train_probes(X, y, 4, [0.0, 1e-2], [0.0, 0.0], epochs=2)
+    rankings = np.array([np.arange(30), np.arange(30)[::-1]])
+    sizes = [2, 5, 30]
+    got = kept_accuracy(X, y, w, rankings, [0, 1], sizes)
+    for r, g in enumerate([0, 1]):
+        for s, size in enumerate(sizes):
+            zeroed = np.zeros_like(X)
+            keep = rankings[r][:size]
+            zeroed[:, keep] = X[:, keep]
+            assert got[r, s] == pytest.approx(accuracy(zeroed, y, w.probe(g))[0], abs=1e-3)
+    assert got[0, 2] == pytest.approx(accuracy(X, y, w.probe(0))[0], abs=1e-3)  # keeping all: the probe itself
+
+
+def test_per_probe_labels_and_columns():
+    X, y = planted()
+    flipped = 3 - y
+    cols = np.array([[4, 11, 0], [11, 4, 1]])
+    w = train_probes(X, np.stack([y, flipped]), 4, [0.0, 0.0], [0.0, 0.0], cols, epochs=3, batch_size=64, lr=0.05)
+    alone = train_probes(X, flipped, 4, [0.0], [0.0], cols[1:], epochs=3, batch_size=64, lr=0.05)
+    np.testing.assert_allclose(w.coef[1], alone.coef[0], atol=1e-5)
+    assert (w.columns == cols).all()
+    assert (accuracy(X, np.stack([y, flipped]), w) > 0.9).all()
 
 
 def test_missing_class_does_not_break_training_or_scoring():
@@ -97,7 +115,7 @@ def test_bad_hyperparameters(kwargs, match):
 
 def test_shape_mismatch():
     X, y = planted(n=50)
-    with pytest.raises(InputError, match="X has 50 examples but y has 49"):
+    with pytest.raises(InputError, match="X has 50 examples but y has shape"):
         train_probes(X, y[:-1], 4, [0.0], [0.0])
 
 

@@ -23,3 +23,15 @@ def test_bad_ranking_needs_more_neurons():
                            delta=0.05, step=0.05, chunk=4, epochs=10, lr=0.05, batch_size=128)
     assert len(found.neurons) == 40  # the informative neurons come last
     assert [n for n, _ in found.tried] == candidate_sizes(40, 0.05)
+
+
+def test_coarse_to_fine_finds_the_same_subset():
+    X, y = planted(n=3000, d=40)
+    ranking = np.array([4, 11] + [d for d in range(40) if d not in (4, 11)])
+    train, dev = Features(X).take(np.arange(2000)), Features(X).take(np.arange(2000, 3000))
+    kw = dict(oracle_dev_accuracy=0.95, l1=0.0, l2=0.0, delta=0.05, step=0.05, epochs=10, lr=0.05, batch_size=128)
+    fine = minimal_subset(train, y[:2000], dev, y[2000:], 4, ranking, chunk=3, **kw)
+    coarse = minimal_subset(train, y[:2000], dev, y[2000:], 4, ranking, chunk=3, stride=3, **kw)
+    assert coarse.neurons.tolist() == fine.neurons.tolist() == [4, 11]
+    assert [n for n, _ in coarse.tried] == [2, 6]  # 6 qualified first, then 2 below it
+    np.testing.assert_allclose(coarse.probe.coef, fine.probe.coef, atol=1e-5)
