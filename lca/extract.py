@@ -228,15 +228,14 @@ def _run_batch(loaded: LoadedModel, batch: list[_Unit], aggregation: str, out: n
     n_slots = 0
     for b, unit in enumerate(batch):
         shift = seq_len - len(unit.input_ids) if left else 0
-        tokens = np.nonzero(unit.word_ids >= 0)[0]
-        words = unit.word_ids[tokens]
+        w = unit.word_ids
+        picked = w >= 0  # a word's subword tokens are adjacent: compare each with its neighbour
         if aggregation == "first":
-            _, keep = np.unique(words, return_index=True)
-            tokens, words = tokens[keep], words[keep]
+            picked[1:] &= w[1:] != w[:-1]
         elif aggregation == "last":
-            _, keep = np.unique(words[::-1], return_index=True)
-            keep = len(words) - 1 - keep
-            tokens, words = tokens[keep], words[keep]
+            picked[:-1] &= w[:-1] != w[1:]
+        tokens = np.nonzero(picked)[0]
+        words = w[tokens]
         b_idx.append(np.full(len(tokens), b))
         pos.append(tokens + shift)
         slot.append(words + n_slots)
