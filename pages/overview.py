@@ -69,6 +69,10 @@ st.markdown(f"Each cell trains a probe with penalties λ1 (L1) and λ2 (L2); the
             f"development split and a large gap between its top and bottom {100 * M:.0f} % neurons. The chosen pair "
             f"(boxed) is λ1 = {result.lambdas['l1']:g}, λ2 = {result.lambdas['l2']:g}; without regularization the "
             f"probe reaches {pct(result.noreg_accuracy):.2f} % on the test set.")
+if any(row.get("screened") for row in result.grid):
+    st.caption("Quick mode: the cells are the screened points (every λ1 with λ2 = 0, then every λ2 at the best λ1), "
+               "each trained for 2 epochs and scored by zeroing out instead of retraining; blank cells were not "
+               "trained. The chosen pair and (0, 0) were then trained in full.")
 grid = pd.DataFrame(result.grid)
 left, right = st.columns([3, 2])
 with left:
