@@ -123,8 +123,11 @@ def set_number(driver, expander: str, label: str, value: int) -> None:
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    if expander:
-        driver.find_element(By.XPATH, f"//details/summary[.//p[normalize-space()='{expander}']]").click()
+    if expander:  # the page may still be rendering: wait for the expander as for any element
+        summary = WebDriverWait(driver, 20).until(expected_conditions.element_to_be_clickable(
+            (By.XPATH, f"//details/summary[.//p[normalize-space()='{expander}']]")))
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", summary)
+        summary.click()
     box = WebDriverWait(driver, 20).until(
         expected_conditions.element_to_be_clickable((By.XPATH, f"//input[@aria-label='{label}']")))
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
