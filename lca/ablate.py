@@ -72,13 +72,17 @@ def retrain_accuracy(train: Features, y_train: np.ndarray, test: Features, y_tes
     e.g. to train control-task probes alongside.
     """
     names = list(subsets)
-    # Every probe over the union of the subsets, each masked to its own.
-    columns = None if any(subsets[n] is None for n in names) else np.unique(np.concatenate(list(subsets.values())))
-    width = train.n_features if columns is None else len(columns)
-    mask = np.zeros((len(names), width), dtype=bool)
-    for g, name in enumerate(names):
-        ids = subsets[name]
-        mask[g, slice(None) if ids is None else (ids if columns is None else np.searchsorted(columns, ids))] = True
-    probes = train_probes(train, y_train, n_classes, [l1] * len(names), [l2] * len(names), columns, mask, **train_kw)
-    acc = accuracy(test, y_test, probes, device=train_kw.get("device", "cpu"))
-    return {name: float(a) for name, a in zip(names, acc)}
+    y_train, y_test = (np.broadcast_to(np.asarray(y).reshape(-1, np.shape(y)[-1]), (len(names), np.shape(y)[-1]))
+                       for y in (y_train, y_test))
+    out = {}
+    # Probes on all neurons and probes on equal-sized subsets train as two programs.
+    for group in ([n for n in names if subsets[n] is None], [n for n in names if subsets[n] is not None]):
+        if not group:
+            continue
+        rows = [names.index(n) for n in group]
+        columns = None if subsets[group[0]] is None else np.stack([np.sort(subsets[n]) for n in group])
+        probes = train_probes(train, y_train[rows], n_classes, [l1] * len(group), [l2] * len(group), columns,
+                              **train_kw)
+        acc = accuracy(test, y_test[rows], probes, device=train_kw.get("device", "cpu"))
+        out.update({name: float(a) for name, a in zip(group, acc)})
+    return {name: out[name] for name in names}

@@ -65,6 +65,10 @@ def _as_features(X) -> Features:
     return Features(X)
 
 
+# Per-probe column sets whose union exceeds this many times one set train with a gather.
+_GATHER_ABOVE = 1.7
+
+
 def _layout(columns, mask, G: int, n_features: int):
     """``(cols, keep, own)``: the probes share the feature columns ``cols`` (None = all) and probe
     g uses those where ``keep[g]`` (None = every one); ``own[g]`` places per-probe columns in ``cols``."""
@@ -105,7 +109,8 @@ def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequ
 
     Every probe reads the same mini-batches, and one matrix product scores the batch for all of
     them: per-probe column sets are laid over their union with the unseen columns masked out,
-    so a group of probes costs ``G × |union|`` and is cheapest when their columns overlap.
+    so a group of probes costs ``G × |union|`` and is cheapest when their columns overlap (sets
+    that barely overlap are gathered probe by probe into a batched product instead).
     Probe g starts from the weights a probe trained alone on its columns would start from (one
     seeded uniform draw per feature column, scaled by ``1 / sqrt(its number of columns)``), so
     it ends as that probe would, up to the order of floating-point sums.
@@ -142,19 +147,29 @@ def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequ
     device = torch.device(device)
     cols, keep, own = _layout(columns, mask, G, X.n_features)
     k = X.n_features if cols is None else len(cols)
+    # Sets that barely overlap: gather each probe's own columns and multiply probe by probe
+    # (a batched product) rather than pay for the whole union G times.
+    gather = own is not None and len(cols) > _GATHER_ABOVE * own.shape[1]
     generator = torch.Generator().manual_seed(seed)
     base_w = torch.rand(X.n_features, T, generator=generator) * 2 - 1  # one draw per feature column
     base_b = torch.rand(T, generator=generator) * 2 - 1
     sizes = torch.full((G,), float(k)) if keep is None else torch.as_tensor(keep.sum(axis=1), dtype=torch.float32)
     scale = sizes.clamp_min(1).rsqrt()
-    start_w = base_w if cols is None else base_w[torch.as_tensor(cols)]
-    coef = start_w[:, None, :] * scale[None, :, None]  # (k, G, T)
-    keep_t = None if keep is None else torch.as_tensor(keep.T[:, :, None], dtype=torch.float32, device=device)
-    if keep_t is not None:  # masked weights start at 0 and get no gradient, so they stay exactly 0
-        coef = coef * keep_t
+    keep_t = None
+    if gather:  # (G, k_own, T)
+        coef = base_w[torch.as_tensor(np.asarray(columns))] * scale[:, None, None]
+        batch_columns = np.asarray(columns).reshape(-1)  # every probe's own columns, side by side
+        l1_t, l2_twice = (torch.as_tensor(v, device=device)[:, None, None] for v in (l1, 2 * l2))
+    else:  # (k, G, T)
+        batch_columns = cols
+        start_w = base_w if cols is None else base_w[torch.as_tensor(cols)]
+        coef = start_w[:, None, :] * scale[None, :, None]
+        if keep is not None:  # masked weights start at 0 and get no gradient, so they stay exactly 0
+            keep_t = torch.as_tensor(keep.T[:, :, None], dtype=torch.float32, device=device)
+            coef = coef * keep_t
+        l1_t, l2_twice = (torch.as_tensor(v, device=device)[None, :, None] for v in (l1, 2 * l2))
     coef = coef.to(device).requires_grad_()
     intercept = (base_b[None] * scale[:, None]).to(device).requires_grad_()
-    l1_t, l2_twice = (torch.as_tensor(v, device=device)[None, :, None] for v in (l1, 2 * l2))
     optimizer = torch.optim.Adam([coef, intercept], lr=lr)
     order_rng = np.random.default_rng(seed)
     y_t = torch.as_tensor(y.reshape(-1, n), device=device)  # (1 or G, n)
@@ -164,9 +179,15 @@ def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequ
             order = order_rng.permutation(n)
             for start in range(0, n, batch_size):
                 index = np.sort(order[start:start + batch_size])
-                x = X.batch(index, cols).to(device)
-                logits = ((x @ coef.reshape(k, G * T)).reshape(len(index), G, T) + intercept).reshape(-1, T)
-                target = y_t[:, torch.as_tensor(index, device=device)].T.expand(len(index), G).reshape(-1)
+                x = X.batch(index, batch_columns).to(device)
+                target = y_t[:, torch.as_tensor(index, device=device)]  # (1 or G, B)
+                if gather:  # rows probe-major: (G, B, T)
+                    own_x = x.view(len(index), G, -1).transpose(0, 1)
+                    logits = torch.baddbmm(intercept[:, None], own_x, coef).reshape(-1, T)
+                    target = target.expand(G, len(index)).reshape(-1)
+                else:  # rows example-major: (B, G, T)
+                    logits = ((x @ coef.reshape(k, G * T)).reshape(len(index), G, T) + intercept).reshape(-1, T)
+                    target = target.T.expand(len(index), G).reshape(-1)
                 loss = torch.nn.functional.cross_entropy(logits, target, reduction="sum")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -179,8 +200,10 @@ def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequ
                 progress(epoch + 1, epochs)
     finally:
         torch.set_flush_denormal(False)
-    weights = coef.detach().cpu().numpy()  # (k, G, T)
+    weights = coef.detach().cpu().numpy()
     bias = intercept.detach().cpu().numpy()
+    if gather:
+        return ProbeWeights(weights, bias, np.asarray(columns).copy())
     if own is not None:
         return ProbeWeights(np.stack([weights[own[g], g] for g in range(G)]), bias, np.asarray(columns).copy())
     out_columns = None if cols is None else np.broadcast_to(cols, (G, k)).copy()
