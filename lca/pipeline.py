@@ -161,9 +161,9 @@ def run_lca(train: Corpus, test: Corpus, config: RunConfig = RunConfig(), loaded
     with _stage("probeless", timings, progress):
         pl_ranking = probeless_ranking(X_fit, y_fit, T)
     with _stage("retrain", timings, progress):
-        # One program trains every probe the checks still need: the random and bottom N (the
-        # minimal probe is the top N one, as nested training equals training alone), the
-        # probeless N, and the control task on the top N and (unless the grid did) on all neurons.
+        # The probes the checks still need train together: the random and bottom N (the minimal
+        # probe is the top N one, as nested training equals training alone), the probeless N, and
+        # the control task on the top N and (unless the grid did) on all neurons.
         subsets = {"random": rankings["random"][:N], "bottom": rankings["bottom"][:N], "probeless": pl_ranking[:N],
                    "control_top": ranking[:N]}
         if grid.companions is None:
