@@ -11,8 +11,10 @@ child process so that its peak resident memory is its own.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -74,6 +76,7 @@ def main() -> None:
     ewt = Path(args.data) / "ud_english_ewt"
     train, test = read_conllu(ewt / "en_ewt-ud-dev.conllu"), read_conllu(ewt / "en_ewt-ud-test.conllu")
     cache_dir = tempfile.mkdtemp(prefix="lca-bench-")
+    atexit.register(shutil.rmtree, cache_dir, True)  # the activations of EWT train alone are 1.1 GB
     cache = ActivationCache(cache_dir)
     loaded = load_model(args.model, device="auto")
     rows = _Rows()
