@@ -48,7 +48,8 @@ def kept_accuracy(X: Features, y: np.ndarray, probes: ProbeWeights, rankings: np
 
 def zero_out_accuracy(X: Features, y: np.ndarray, oracle: ProbeWeights, rankings: dict[str, np.ndarray],
                       fractions: Sequence[float] = (0.2,), device="cpu") -> dict[str, list[float]]:
-    """Accuracy of the oracle when only the first ``fraction`` of each ranking is kept, the rest zeroed."""
+    """Accuracy of the oracle, per ranking and per fraction, when only the first ``fraction`` of the
+    ranking is kept and the rest zeroed: ``{name: [accuracy for each fraction]}``."""
     D = len(next(iter(rankings.values())))
     sizes = [len(top_columns(np.arange(D), f)) for f in fractions]
     acc = kept_accuracy(X, y, oracle, np.stack(list(rankings.values())), [0] * len(rankings), sizes, device=device)
@@ -66,7 +67,9 @@ def ablation_curve(X: Features, y: np.ndarray, oracle: ProbeWeights, rankings: d
 
 def retrain_accuracy(train: Features, y_train: np.ndarray, test: Features, y_test: np.ndarray, n_classes: int,
                      subsets: dict[str, np.ndarray | None], l1: float, l2: float, **train_kw) -> dict[str, float]:
-    """Test accuracy of a probe retrained on each subset of neurons (None: all), all trained together.
+    """Test accuracy of a probe retrained on each subset of neurons (None: all).
+
+    The probes on all neurons train together, and so do the probes on (equal-sized) subsets.
 
     ``y_train`` and ``y_test`` are one label array for all, or one row per subset (in order),
     e.g. to train control-task probes alongside.
