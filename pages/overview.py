@@ -78,7 +78,8 @@ left, right = st.columns([3, 2])
 with left:
     S.chart(viz.grid_heatmap(result.grid, result.lambdas), f"lca-{rid}-grid", key="grid")
 with right:
-    st.dataframe(grid.round(4), hide_index=True, width="stretch")
+    # Round the scores only: λs as small as 1e-6 would print as 0.
+    st.dataframe(grid.round({c: 4 for c in grid.columns if c not in ("l1", "l2")}), hide_index=True, width="stretch")
     S.csv_button(grid, f"lca-{rid}-grid", key="grid")
 
 st.subheader("Accuracy against the number of neurons kept")
