@@ -52,6 +52,11 @@ class Features:
 
     def batch(self, index: np.ndarray, columns: np.ndarray | None = None) -> torch.Tensor:
         """float32 ``(len(index), n_columns)``: the examples at ``index``, restricted to ``columns``."""
+        return self.batches(index, [columns])[0]
+
+    def batches(self, index: np.ndarray, column_sets: list, device=None) -> list[torch.Tensor]:
+        """:meth:`batch` for each column set (None = all), from one gather of the rows; the
+        same set object twice gives the same tensor."""
         rows = self.rows[index]
         # np.take on the plain view: a memmap's own fancy indexing is several times slower.
         source = np.asarray(self.activations)
@@ -59,11 +64,17 @@ class Features:
             x = np.concatenate([np.take(source, rows[:, 0], axis=0), np.take(source, rows[:, 1], axis=0)], axis=1)
         else:
             x = np.take(source, rows, axis=0)
-        if self.columns is not None:
-            columns = self.columns if columns is None else self.columns[np.asarray(columns)]
-        if columns is not None:
-            x = np.take(x, columns, axis=1)
-        return torch.from_numpy(x).float()  # torch converts float16 several times faster than numpy
+        out: dict[int, torch.Tensor] = {}
+        for columns in column_sets:
+            if id(columns) in out:
+                continue
+            own = columns
+            if self.columns is not None:
+                own = self.columns if columns is None else self.columns[np.asarray(columns)]
+            part = x if own is None else np.take(x, own, axis=1)
+            # torch converts float16 several times faster than numpy
+            out[id(columns)] = torch.from_numpy(part).to(device=device, dtype=torch.float32)
+        return [out[id(columns)] for columns in column_sets]
 
     def column_means(self, labels: np.ndarray, n_classes: int, chunk: int = 8192) -> np.ndarray:
         """``(n_classes, n_features)`` mean activation of each class (NaN for a class with no example)."""

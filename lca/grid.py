@@ -19,14 +19,6 @@ from .rank import lca_ranking, top_columns
 
 __all__ = ["GridResult", "grid_search", "quick_grid_search"]
 
-# Probes per tensor program.  Full-width probes: past ~16 the (D, G·T) weights and their Adam
-# moments fall out of the CPU cache and each probe costs more.  Probes on column subsets train
-# as G probes over the union of their columns, so they are grouped by overlap (see _overlap_groups).
-_GROUP = 16
-_SUBSET_GROUP = 25
-_UNION_SLACK = 1.3
-
-
 @dataclass(frozen=True)
 class GridResult:
     """Scores of the grid and the two probes the rest of the pipeline needs.
@@ -53,47 +45,6 @@ class GridResult:
     noreg: ProbeWeights
     oracle_dev_accuracy: float
     companions: ProbeWeights | None = None
-
-
-def _train_grouped(X, y, n_classes, l1, l2, progress=None, **train_kw) -> ProbeWeights:
-    """Full-width probes in consecutive groups of at most ``_GROUP``, as evenly sized as possible."""
-    n = len(l1)
-    bounds = np.linspace(0, n, -(-n // _GROUP) + 1).round().astype(int)
-    parts = []
-    for lo, hi in zip(bounds, bounds[1:]):
-        per_epoch = None if progress is None else (lambda e, total, s=lo, k=hi - lo: progress(s + k * e / total, n))
-        parts.append(train_probes(X, y, n_classes, l1[lo:hi], l2[lo:hi], progress=per_epoch, **train_kw))
-    return ProbeWeights(np.concatenate([p.coef for p in parts]), np.concatenate([p.intercept for p in parts]))
-
-
-def _overlap_groups(column_sets: np.ndarray) -> list[list[int]]:
-    """Indices of the column sets, grouped best-fit so that each group's union of columns stays
-    within ``_UNION_SLACK`` times one set (a group costs its size times its union)."""
-    groups: list[tuple[list[int], set]] = []
-    for i, cols in enumerate(column_sets):
-        new = set(cols.tolist())
-        fits = [(len(union | new) - len(union), g) for g, (members, union) in enumerate(groups)
-                if len(members) < _SUBSET_GROUP and len(union | new) <= _UNION_SLACK * len(new)]
-        if fits:
-            members, union = groups[min(fits)[1]]
-            members.append(i)
-            union |= new
-        else:
-            groups.append(([i], new))
-    return [members for members, _ in groups]
-
-
-def _retrain_subsets(train, y_train, dev, y_dev, n_classes, column_sets, l1, l2, progress, **train_kw) -> np.ndarray:
-    """Dev accuracy of a probe retrained on each column set (probe i with ``l1[i]``, ``l2[i]``)."""
-    out, done = np.empty(len(column_sets)), 0
-    for members in _overlap_groups(column_sets):
-        per_epoch = None if progress is None else (
-            lambda e, total, s=done, k=len(members): progress(s + k * e / total, len(column_sets)))
-        probes = train_probes(train, y_train, n_classes, l1[members], l2[members], column_sets[members],
-                              progress=per_epoch, **train_kw)
-        out[members] = accuracy(dev, y_dev, probes, device=train_kw.get("device", "cpu"))
-        done += len(members)
-    return out
 
 
 def _pairs(pairs) -> list[tuple[float, float]]:
@@ -132,14 +83,15 @@ def grid_search(train: Features, y_train: np.ndarray, dev: Features, y_dev: np.n
     l2 = np.array([p[1] for p in pairs], dtype=np.float32)
     report = _reporter(progress)
     device = train_kw.get("device", "cpu")
-    probes = _train_grouped(train, y_train, n_classes, l1, l2, progress=report(0.0, 0.6), **train_kw)
+    probes = train_probes(train, y_train, n_classes, l1, l2, progress=report(0.0, 0.6), **train_kw)
     acc = accuracy(dev, y_dev, probes, device=device)
     rankings = _rankings(probes, ranking_steps)
     sets = np.stack([top_columns(r, top_fraction) for r in np.concatenate([rankings, rankings[:, ::-1]])])
-    retrained = _retrain_subsets(train, y_train, dev, y_dev, n_classes, sets, np.tile(l1, 2), np.tile(l2, 2),
-                                 report(0.6, 0.4), **train_kw).reshape(2, -1)  # top, bottom
+    retrained = train_probes(train, y_train, n_classes, np.tile(l1, 2), np.tile(l2, 2), sets,
+                             progress=report(0.6, 0.4), **train_kw)
+    acc_top, acc_bottom = accuracy(dev, y_dev, retrained, device=device).reshape(2, -1)
     noreg = pairs.index((0.0, 0.0))
-    rows = _score_rows(pairs, acc, retrained[0], retrained[1], acc[noreg], alpha, beta)
+    rows = _score_rows(pairs, acc, acc_top, acc_bottom, acc[noreg], alpha, beta)
     best = _best(rows)
     return GridResult(tuple(rows), {"l1": pairs[best][0], "l2": pairs[best][1]}, probes.probe(best),
                       probes.probe(noreg), float(acc[best]))
@@ -152,7 +104,7 @@ def _screen(train, y_train, dev, y_dev, n_classes, pairs, noreg_acc, top_fractio
     l1 = np.array([p[0] for p in pairs], dtype=np.float32)
     l2 = np.array([p[1] for p in pairs], dtype=np.float32)
     device = train_kw.get("device", "cpu")
-    probes = _train_grouped(train, y_train, n_classes, l1, l2, progress=progress, **train_kw)
+    probes = train_probes(train, y_train, n_classes, l1, l2, progress=progress, **train_kw)
     acc = accuracy(dev, y_dev, probes, device=device)
     rankings = _rankings(probes, ranking_steps)
     size = len(top_columns(rankings[0], top_fraction))

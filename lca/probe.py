@@ -65,30 +65,6 @@ def _as_features(X) -> Features:
     return Features(X)
 
 
-# Per-probe column sets whose union exceeds this many times one set train with a gather.
-_GATHER_ABOVE = 1.7
-
-
-def _layout(columns, mask, G: int, n_features: int):
-    """``(cols, keep, own)``: the probes share the feature columns ``cols`` (None = all) and probe
-    g uses those where ``keep[g]`` (None = every one); ``own[g]`` places per-probe columns in ``cols``."""
-    if columns is None or np.ndim(columns) == 1:
-        k = n_features if columns is None else len(columns)
-        if mask is not None and np.shape(mask) != (G, k):
-            raise ValueError(f"mask must have shape {(G, k)}; got {np.shape(mask)}")
-        return (None if columns is None else np.asarray(columns)), (None if mask is None else np.asarray(mask, bool)), None
-    if mask is not None:
-        raise ValueError("mask goes with shared columns, not with per-probe columns")
-    columns = np.asarray(columns)
-    if columns.shape[0] != G:
-        raise ValueError(f"columns must have one row per probe ({G}); got shape {columns.shape}")
-    union = np.unique(columns)
-    own = np.searchsorted(union, columns)
-    keep = np.zeros((G, len(union)), dtype=bool)
-    keep[np.arange(G)[:, None], own] = True
-    return union, keep, own
-
-
 def _dense(weights: "ProbeWeights") -> tuple[np.ndarray | None, np.ndarray]:
     """``(cols, W)``: every probe's weights laid over the union of their columns, W of shape (k, G, T)."""
     G, k, T = weights.coef.shape
@@ -101,19 +77,151 @@ def _dense(weights: "ProbeWeights") -> tuple[np.ndarray | None, np.ndarray]:
     return union, dense
 
 
+# A block is one (columns × probes·classes) weight matrix.  Full-width blocks hold at most
+# _BLOCK probes: past ~16 the matrix and its Adam moments fall out of the CPU cache.  Probes
+# with their own column sets are grouped by overlap, as each probe of a block pays for the
+# block's whole union of columns.  A program trains its blocks side by side; it holds at most
+# _PROGRAM_WEIGHTS weights, so a big model's grid trains in a few programs rather than one.
+_BLOCK = 16
+_SUBSET_BLOCK = 25
+_UNION_SLACK = 1.3
+_PROGRAM_WEIGHTS = 2 ** 24
+
+
+def _overlap_groups(column_sets: np.ndarray) -> list[list[int]]:
+    """Indices of the column sets, grouped best-fit so that each group's union of columns stays
+    within ``_UNION_SLACK`` times one set."""
+    groups: list[tuple[list[int], set]] = []
+    for i, cols in enumerate(column_sets):
+        new = set(cols.tolist())
+        fits = [(len(union | new) - len(union), g) for g, (members, union) in enumerate(groups)
+                if len(members) < _SUBSET_BLOCK and len(union | new) <= _UNION_SLACK * len(new)]
+        if fits:
+            members, union = groups[min(fits)[1]]
+            members.append(i)
+            union |= new
+        else:
+            groups.append(([i], new))
+    return [members for members, _ in groups]
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Probes ``probes`` share the feature columns ``cols`` (None = all); probe i of them uses
+    those where ``keep[i]`` (None = every one)."""
+
+    probes: np.ndarray
+    cols: np.ndarray | None
+    keep: np.ndarray | None
+
+
+def _layouts(columns, mask, G: int, n_features: int) -> list[_Layout]:
+    if columns is None or np.ndim(columns) == 1:
+        k = n_features if columns is None else len(columns)
+        if mask is not None and np.shape(mask) != (G, k):
+            raise ValueError(f"mask must have shape {(G, k)}; got {np.shape(mask)}")
+        cols = None if columns is None else np.asarray(columns)
+        keep = None if mask is None else np.asarray(mask, bool)
+        bounds = np.linspace(0, G, -(-G // _BLOCK) + 1).round().astype(int)  # as even as possible
+        return [_Layout(np.arange(lo, hi), cols, None if keep is None else keep[lo:hi])
+                for lo, hi in zip(bounds, bounds[1:])]
+    if mask is not None:
+        raise ValueError("mask goes with shared columns, not with per-probe columns")
+    columns = np.asarray(columns)
+    if columns.shape[0] != G:
+        raise ValueError(f"columns must have one row per probe ({G}); got shape {columns.shape}")
+    layouts = []
+    for members in _overlap_groups(columns):
+        union = np.unique(columns[members])
+        keep = np.zeros((len(members), len(union)), dtype=bool)
+        keep[np.arange(len(members))[:, None], np.searchsorted(union, columns[members])] = True
+        layouts.append(_Layout(np.asarray(members), union, None if keep.all() else keep))
+    return layouts
+
+
+class _Block:
+    """The weights of one layout's probes, (k, G·T) probe-major, and their gradient.
+
+    The columns are zero-padded to a multiple of 8: on odd widths MKL's backward product runs
+    up to 1.6 times slower.  Padding and masked-out weights get no gradient and stay 0.
+    """
+
+    def __init__(self, layout: _Layout, base_w: torch.Tensor, base_b: torch.Tensor, l1: np.ndarray,
+                 l2: np.ndarray, batch_size: int, device: torch.device):
+        self.layout = layout
+        G, T = len(layout.probes), base_w.shape[1]
+        k = base_w.shape[0] if layout.cols is None else len(layout.cols)
+        self.G, self.T, self.k, self.width = G, T, k, -(-G * T // 8) * 8
+        sizes = torch.full((G,), float(k)) if layout.keep is None else torch.as_tensor(layout.keep.sum(axis=1), dtype=torch.float32)
+        scale = sizes.clamp_min(1).rsqrt()  # the start a probe on these columns alone gets
+        start = base_w if layout.cols is None else base_w[torch.as_tensor(layout.cols)]
+        coef = torch.zeros(k, self.width)
+        coef[:, :G * T] = (start[:, None, :] * scale[None, :, None]).reshape(k, G * T)
+        self.keep = None
+        if layout.keep is not None:
+            keep = torch.zeros(k, self.width)
+            keep[:, :G * T] = torch.as_tensor(layout.keep.T, dtype=torch.float32).repeat_interleave(T, dim=1)
+            coef *= keep
+            self.keep = keep.to(device)
+        self.coef = coef.to(device)
+        self.intercept = (base_b[None] * scale[:, None]).to(device)
+        self.coef.grad, self.intercept.grad = torch.zeros_like(self.coef), torch.zeros_like(self.intercept)
+        self.sign = torch.empty_like(self.coef)
+        self.l1, self.l2_twice = (torch.nn.functional.pad(torch.as_tensor(v[layout.probes]).repeat_interleave(T),
+                                                          (0, self.width - G * T)).to(device) for v in (l1, 2 * l2))
+        # Flat index of (example i, probe g, class 0) in the (B, width) logits.
+        self.origin = (torch.arange(batch_size)[:, None] * self.width + torch.arange(G)[None] * T).to(device)
+        self.minus_one = torch.tensor(-1.0, device=device)
+
+    def gradient(self, x: torch.Tensor, target: torch.Tensor) -> None:
+        """Set the gradient of the summed cross-entropy on batch ``x`` (B, k) with ``target``
+        (G or 1, B), plus the penalty's.  d CE / d logits = softmax − one-hot, computed in place."""
+        B, GT = len(x), self.G * self.T
+        z = x @ self.coef
+        p = z[:, :GT].view(B, self.G, self.T)
+        p.add_(self.intercept).sub_(p.amax(-1, keepdim=True)).exp_()
+        p.div_(p.sum(-1, keepdim=True))
+        z.view(-1).index_put_(((self.origin[:B] + target.T).reshape(-1),), self.minus_one, accumulate=True)
+        torch.sum(p, 0, out=self.intercept.grad)
+        torch.mm(x.T, z, out=self.coef.grad)
+        if self.keep is not None:
+            self.coef.grad.mul_(self.keep)
+        # λ1‖W‖₁ + λ2‖W‖₂²: 0 for padding and masked weights, which are 0
+        torch.sign(self.coef, out=self.sign)
+        self.coef.grad.addcmul_(self.sign, self.l1).addcmul_(self.coef, self.l2_twice)
+
+    def weights(self) -> np.ndarray:
+        """(k, G, T)"""
+        return self.coef[:, :self.G * self.T].reshape(self.k, self.G, self.T).cpu().numpy()
+
+
+def _programs(layouts: list[_Layout], n_features: int, T: int) -> list[list[_Layout]]:
+    """Consecutive layouts in programs of at most ``_PROGRAM_WEIGHTS`` weights (at least one layout each)."""
+    programs: list[list[_Layout]] = [[]]
+    held = 0
+    for layout in layouts:
+        size = len(layout.probes) * T * (n_features if layout.cols is None else len(layout.cols))
+        if programs[-1] and held + size > _PROGRAM_WEIGHTS:
+            programs.append([])
+            held = 0
+        programs[-1].append(layout)
+        held += size
+    return programs
+
+
 def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequence[float],
                  columns: np.ndarray | None = None, mask: np.ndarray | None = None, epochs: int = 10,
                  batch_size: int = 512, lr: float = 1e-3, seed: int = 0, device: str | torch.device = "cpu",
                  progress: Callable[[int, int], None] | None = None) -> ProbeWeights:
     """Train ``len(l1)`` probes at once, probe g with penalties ``l1[g]``, ``l2[g]``.
 
-    Every probe reads the same mini-batches, and one matrix product scores the batch for all of
-    them: per-probe column sets are laid over their union with the unseen columns masked out,
-    so a group of probes costs ``G × |union|`` and is cheapest when their columns overlap (sets
-    that barely overlap are gathered probe by probe into a batched product instead).
-    Probe g starts from the weights a probe trained alone on its columns would start from (one
-    seeded uniform draw per feature column, scaled by ``1 / sqrt(its number of columns)``), so
-    it ends as that probe would, up to the order of floating-point sums.
+    Every probe reads the same mini-batches, gathered and converted once per step.  Probes
+    sharing columns form blocks scored by one matrix product each; per-probe column sets are
+    grouped by overlap and laid over their union with the unseen columns masked out, so a
+    block costs its number of probes times its union.  Probe g starts from the weights a probe
+    trained alone on its columns would start from (one seeded uniform draw per feature column,
+    scaled by ``1 / sqrt(its number of columns)``), so it ends as that probe would, up to the
+    order of floating-point sums.
 
     Parameters
     ----------
@@ -145,69 +253,50 @@ def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequ
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         check_positive(name, value, integer=True)
     device = torch.device(device)
-    cols, keep, own = _layout(columns, mask, G, X.n_features)
-    k = X.n_features if cols is None else len(cols)
-    # Sets that barely overlap: gather each probe's own columns and multiply probe by probe
-    # (a batched product) rather than pay for the whole union G times.
-    gather = own is not None and len(cols) > _GATHER_ABOVE * own.shape[1]
     generator = torch.Generator().manual_seed(seed)
     base_w = torch.rand(X.n_features, T, generator=generator) * 2 - 1  # one draw per feature column
     base_b = torch.rand(T, generator=generator) * 2 - 1
-    sizes = torch.full((G,), float(k)) if keep is None else torch.as_tensor(keep.sum(axis=1), dtype=torch.float32)
-    scale = sizes.clamp_min(1).rsqrt()
-    keep_t = None
-    if gather:  # (G, k_own, T)
-        coef = base_w[torch.as_tensor(np.asarray(columns))] * scale[:, None, None]
-        batch_columns = np.asarray(columns).reshape(-1)  # every probe's own columns, side by side
-        l1_t, l2_twice = (torch.as_tensor(v, device=device)[:, None, None] for v in (l1, 2 * l2))
-    else:  # (k, G, T)
-        batch_columns = cols
-        start_w = base_w if cols is None else base_w[torch.as_tensor(cols)]
-        coef = start_w[:, None, :] * scale[None, :, None]
-        if keep is not None:  # masked weights start at 0 and get no gradient, so they stay exactly 0
-            keep_t = torch.as_tensor(keep.T[:, :, None], dtype=torch.float32, device=device)
-            coef = coef * keep_t
-        l1_t, l2_twice = (torch.as_tensor(v, device=device)[None, :, None] for v in (l1, 2 * l2))
-    coef = coef.to(device).requires_grad_()
-    intercept = (base_b[None] * scale[:, None]).to(device).requires_grad_()
-    optimizer = torch.optim.Adam([coef, intercept], lr=lr)
-    order_rng = np.random.default_rng(seed)
     y_t = torch.as_tensor(y.reshape(-1, n), device=device)  # (1 or G, n)
+    programs = _programs(_layouts(columns, mask, G, X.n_features), X.n_features, T)
+    blocks: list[_Block] = []
     torch.set_flush_denormal(True)  # Adam's tiny moments otherwise slow the CPU down many times
     try:
-        for epoch in range(epochs):
-            order = order_rng.permutation(n)
-            for start in range(0, n, batch_size):
-                index = np.sort(order[start:start + batch_size])
-                x = X.batch(index, batch_columns).to(device)
-                target = y_t[:, torch.as_tensor(index, device=device)]  # (1 or G, B)
-                if gather:  # rows probe-major: (G, B, T)
-                    own_x = x.view(len(index), G, -1).transpose(0, 1)
-                    logits = torch.baddbmm(intercept[:, None], own_x, coef).reshape(-1, T)
-                    target = target.expand(G, len(index)).reshape(-1)
-                else:  # rows example-major: (B, G, T)
-                    logits = ((x @ coef.reshape(k, G * T)).reshape(len(index), G, T) + intercept).reshape(-1, T)
-                    target = target.T.expand(len(index), G).reshape(-1)
-                loss = torch.nn.functional.cross_entropy(logits, target, reduction="sum")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                with torch.no_grad():  # gradient of λ1‖W‖₁ + λ2‖W‖₂², added by hand: cheaper than autograd
-                    if keep_t is not None:
-                        coef.grad.mul_(keep_t)
-                    coef.grad.addcmul_(torch.sign(coef), l1_t).addcmul_(coef, l2_twice)  # 0 where masked
-                optimizer.step()
-            if progress is not None:
-                progress(epoch + 1, epochs)
+        for p, layouts in enumerate(programs):
+            program = [_Block(layout, base_w, base_b, l1, l2, batch_size, device) for layout in layouts]
+            targets = [None if len(y_t) == 1 else torch.as_tensor(b.layout.probes, device=device) for b in program]
+            params = [b.coef for b in program] + [b.intercept for b in program]
+            optimizer = torch.optim.Adam(params, lr=lr, fused=device.type in ("cpu", "cuda"))  # one pass, not ten
+            order_rng = np.random.default_rng(seed)  # every program sees the same batches
+            for epoch in range(epochs):
+                order = order_rng.permutation(n)
+                for start in range(0, n, batch_size):
+                    index = np.sort(order[start:start + batch_size])
+                    xs = X.batches(index, [b.layout.cols for b in program], device)
+                    target = y_t[:, torch.as_tensor(index, device=device)]
+                    for block, x, rows in zip(program, xs, targets):
+                        block.gradient(x, target if rows is None else target[rows])
+                    optimizer.step()
+                if progress is not None:
+                    progress(p * epochs + epoch + 1, len(programs) * epochs)
+            blocks += program
     finally:
         torch.set_flush_denormal(False)
-    weights = coef.detach().cpu().numpy()
-    bias = intercept.detach().cpu().numpy()
-    if gather:
-        return ProbeWeights(weights, bias, np.asarray(columns).copy())
-    if own is not None:
-        return ProbeWeights(np.stack([weights[own[g], g] for g in range(G)]), bias, np.asarray(columns).copy())
-    out_columns = None if cols is None else np.broadcast_to(cols, (G, k)).copy()
-    return ProbeWeights(weights.transpose(1, 0, 2).copy(), bias, out_columns)
+    return _collect(blocks, columns, G, X.n_features, T)
+
+
+def _collect(blocks: list[_Block], columns, G: int, n_features: int, T: int) -> ProbeWeights:
+    """The blocks' probes in their original order, each over its own columns."""
+    per_probe = columns is not None and np.ndim(columns) == 2
+    k = n_features if columns is None else np.shape(columns)[-1]
+    coef, intercept = np.empty((G, k, T), dtype=np.float32), np.empty((G, T), dtype=np.float32)
+    for block in blocks:
+        weights, probes = block.weights(), block.layout.probes
+        intercept[probes] = block.intercept.cpu().numpy()
+        for i, g in enumerate(probes):
+            coef[g] = weights[np.searchsorted(block.layout.cols, columns[g]), i] if per_probe else weights[:, i]
+    if columns is None:
+        return ProbeWeights(coef, intercept)
+    return ProbeWeights(coef, intercept, np.broadcast_to(np.asarray(columns), (G, k)).copy())
 
 
 @torch.no_grad()

@@ -128,3 +128,33 @@ def test_nested_masks_equal_separate_column_sets():
     np.testing.assert_allclose(nested.coef[:1], full.coef, atol=1e-5)
     assert not nested.coef[1, 1:].any()  # masked weights stay out of the probe
     assert accuracy(X, y, nested)[0] > accuracy(X, y, nested)[1]
+
+
+def test_hand_written_gradient_equals_autograd():
+    """The training step's gradient is the objective's: summed cross-entropy plus λ1‖W‖₁ + λ2‖W‖₂²."""
+    import torch
+
+    from lca.probe import _Block, _layouts
+
+    X, y = planted(n=64)
+    columns = np.array([[4, 11, 0, 1, 2, 3, 5, 6, 7, 8], [11, 4, 0, 1, 2, 3, 5, 6, 7, 9]])
+    layout, = _layouts(columns, None, 2, 30)  # one block: the union of their columns, masked
+    l1, l2 = np.array([0.5, 0.0], np.float32), np.array([0.1, 0.3], np.float32)
+    generator = torch.Generator().manual_seed(0)
+    block = _Block(layout, torch.rand(30, 4, generator=generator) - 0.5, torch.rand(4, generator=generator), l1, l2,
+                   64, torch.device("cpu"))
+    x = torch.as_tensor(X[:, layout.cols])
+    block.gradient(x, torch.as_tensor(np.stack([y, 3 - y])))
+
+    W = block.coef[:, :8].reshape(len(layout.cols), 2, 4).clone().requires_grad_()  # (k, G, T)
+    b = block.intercept.clone().requires_grad_()
+    loss = 0
+    for g, target in enumerate([y, 3 - y]):
+        logits = x @ W[:, g] + b[g]
+        loss = loss + torch.nn.functional.cross_entropy(logits, torch.as_tensor(target), reduction="sum")
+        loss = loss + l1[g] * W[:, g].abs().sum() + l2[g] * (W[:, g] ** 2).sum()
+    loss.backward()
+    keep = torch.as_tensor(layout.keep.T)[:, :, None]  # masked weights get no gradient
+    np.testing.assert_allclose(block.coef.grad[:, :8].reshape(-1, 2, 4), W.grad * keep, atol=1e-4)
+    np.testing.assert_allclose(block.intercept.grad, b.grad, atol=1e-4)
+    assert not block.coef.grad[:, 8:].any()  # the padding columns
