@@ -11,7 +11,7 @@ from .features import Features
 from .probe import ProbeWeights, _as_features, accuracy, train_probes
 from .rank import top_columns
 
-__all__ = ["kept_accuracy", "zero_out_accuracy", "ablation_curve", "retrain_accuracy"]
+__all__ = ["kept_accuracy", "zero_out_accuracy", "ablation_curve", "retrain_accuracy", "CURVE_FRACTIONS"]
 
 
 @torch.no_grad()
@@ -36,8 +36,9 @@ def kept_accuracy(X: Features, y: np.ndarray, probes: ProbeWeights, rankings: np
     correct = np.zeros((len(rankings), len(bounds)))
     for start in range(0, X.n_rows, chunk):
         index = np.arange(start, min(start + chunk, X.n_rows))
-        for r, g in enumerate(probe_of):
-            xr = X.batch(index, order[r]).to(device)  # columns in ranking order, gathered before conversion
+        # one gather of the chunk's rows; each ranking's columns in ranking order, taken before conversion
+        xs = X.batches(index, list(order), device)
+        for r, (g, xr) in enumerate(zip(probe_of, xs)):
             wr, logits = coef[g][torch.as_tensor(order[r], device=device)], bias[g].expand(len(index), -1)
             correct[r, 0] += (logits.argmax(-1) == y[index]).sum().item()  # nothing kept: the bias alone
             for lo, hi in zip(bounds, bounds[1:]):
@@ -56,9 +57,13 @@ def zero_out_accuracy(X: Features, y: np.ndarray, oracle: ProbeWeights, rankings
     return {name: acc[r].tolist() for r, name in enumerate(rankings)}
 
 
+CURVE_FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+
+
 def ablation_curve(X: Features, y: np.ndarray, oracle: ProbeWeights, rankings: dict[str, np.ndarray],
-                   fractions=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0), device="cpu") -> list[dict]:
-    """Zero-out accuracy against the number of neurons kept, for each ranking."""
+                   fractions: Sequence[float] = CURVE_FRACTIONS, device="cpu") -> list[dict]:
+    """Zero-out accuracy against the number of neurons kept, for each ranking:
+    ``[{fraction, n_neurons, <ranking name>: accuracy, ...} for each fraction]``."""
     D = len(next(iter(rankings.values())))
     acc = zero_out_accuracy(X, y, oracle, rankings, fractions, device)
     return [{"fraction": f, "n_neurons": len(top_columns(np.arange(D), f)), **{k: v[i] for k, v in acc.items()}}

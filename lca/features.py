@@ -6,6 +6,8 @@ through data larger than memory.
 """
 from __future__ import annotations
 
+from typing import Iterable, Iterator
+
 import numpy as np
 import torch
 
@@ -52,11 +54,11 @@ class Features:
 
     def batch(self, index: np.ndarray, columns: np.ndarray | None = None) -> torch.Tensor:
         """float32 ``(len(index), n_columns)``: the examples at ``index``, restricted to ``columns``."""
-        return self.batches(index, [columns])[0]
+        return next(self.batches(index, [columns]))
 
-    def batches(self, index: np.ndarray, column_sets: list, device=None) -> list[torch.Tensor]:
-        """:meth:`batch` for each column set (None = all), from one gather of the rows; the
-        same set object twice gives the same tensor."""
+    def batches(self, index: np.ndarray, column_sets: Iterable, device=None) -> Iterator[torch.Tensor]:
+        """:meth:`batch` for each column set in turn (None = all), from one gather of the rows.
+        A set repeated right after itself (the same object) gives the same tensor."""
         rows = self.rows[index]
         # np.take on the plain view: a memmap's own fancy indexing is several times slower.
         source = np.asarray(self.activations)
@@ -64,17 +66,16 @@ class Features:
             x = np.concatenate([np.take(source, rows[:, 0], axis=0), np.take(source, rows[:, 1], axis=0)], axis=1)
         else:
             x = np.take(source, rows, axis=0)
-        out: dict[int, torch.Tensor] = {}
+        previous, out = object(), None
         for columns in column_sets:
-            if id(columns) in out:
-                continue
-            own = columns
-            if self.columns is not None:
-                own = self.columns if columns is None else self.columns[np.asarray(columns)]
-            part = x if own is None else np.take(x, own, axis=1)
-            # torch converts float16 several times faster than numpy
-            out[id(columns)] = torch.from_numpy(part).to(device=device, dtype=torch.float32)
-        return [out[id(columns)] for columns in column_sets]
+            if columns is not previous:
+                own = columns
+                if self.columns is not None:
+                    own = self.columns if columns is None else self.columns[np.asarray(columns)]
+                part = x if own is None else np.take(x, own, axis=1)
+                # torch converts float16 several times faster than numpy
+                previous, out = columns, torch.from_numpy(part).to(device=device, dtype=torch.float32)
+            yield out
 
     def column_means(self, labels: np.ndarray, n_classes: int, chunk: int = 8192) -> np.ndarray:
         """``(n_classes, n_features)`` mean activation of each class (NaN for a class with no example)."""

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ._validation import InputError
-from .ablate import ablation_curve, retrain_accuracy, zero_out_accuracy
+from .ablate import CURVE_FRACTIONS, ablation_curve, retrain_accuracy
 from .cache import ActivationCache, activation_key, model_identity
 from .data import Corpus, Examples, control_labels, task_examples
 from .extract import LoadedModel, extract_activations, load_model
@@ -154,10 +154,10 @@ def run_lca(train: Corpus, test: Corpus, config: RunConfig = RunConfig(), loaded
     with _stage("ablation", timings, progress):
         rankings = {"top": ranking, "random": random_ranking(D, config.seed), "bottom": bottom_ranking(ranking),
                     "weight_magnitude": weight_magnitude_ranking(weights)}
-        ablation = {name: acc[0] for name, acc in zero_out_accuracy(X_test, y_test, oracle, rankings,
-                                                                       (config.top_fraction,), device).items()}
-        curve = ablation_curve(X_test, y_test, oracle, {k: rankings[k] for k in ("top", "random", "bottom")},
+        # Table 2 is the curve's point at the top fraction: one pass over the test set for both.
+        curve = ablation_curve(X_test, y_test, oracle, rankings, sorted(set(CURVE_FRACTIONS) | {config.top_fraction}),
                                device=device)
+        ablation = {name: next(r for r in curve if r["fraction"] == config.top_fraction)[name] for name in rankings}
     with _stage("probeless", timings, progress):
         pl_ranking = probeless_ranking(X_fit, y_fit, T)
     with _stage("retrain", timings, progress):
