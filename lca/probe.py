@@ -15,7 +15,7 @@ drive weights exactly to zero: they hover near it.
 
 :func:`train_probes` trains G probes together as one tensor program: the same start on the
 same columns, the same batch order and Adam being element-wise make each of them the probe
-trained alone, while the data of each mini-batch is gathered, converted and multiplied once.
+trained alone, while the data of each mini-batch is gathered and converted once for all.
 """
 from __future__ import annotations
 
@@ -77,14 +77,14 @@ def _dense(weights: "ProbeWeights") -> tuple[np.ndarray | None, np.ndarray]:
     return union, dense
 
 
-# A block is one (columns × probes·classes) weight matrix.  Full-width blocks hold at most
-# _BLOCK probes: past ~16 the matrix and its Adam moments fall out of the CPU cache.  Probes
-# with their own column sets are grouped by overlap, as each probe of a block pays for the
-# block's whole union of columns.  A program trains its blocks side by side; it holds at most
-# _PROGRAM_WEIGHTS weights, so a big model's grid trains in a few programs rather than one.
+# A block is one (columns × probes·classes) weight matrix, scored by one matrix product.
+# Probes sharing columns form blocks of at most _BLOCK (bigger ones were no faster per probe
+# on a 2-core CPU).  Probes with their own column sets are grouped by overlap, as each probe of
+# a block pays for the block's whole union of columns.  A program trains its blocks side by
+# side and holds at most _PROGRAM_WEIGHTS weights, so a big model's grid takes a few programs.
 _BLOCK = 16
 _SUBSET_BLOCK = 25
-_UNION_SLACK = 1.3
+_UNION_SLACK = 1.15
 _PROGRAM_WEIGHTS = 2 ** 24
 
 
@@ -143,7 +143,8 @@ class _Block:
     """The weights of one layout's probes, (k, G·T) probe-major, and their gradient.
 
     The columns are zero-padded to a multiple of 8: on odd widths MKL's backward product runs
-    up to 1.6 times slower.  Padding and masked-out weights get no gradient and stay 0.
+    up to 1.6 times slower.  Padding weights (λs 0, logits' gradient 0) and masked-out weights
+    get no gradient and stay 0.
     """
 
     def __init__(self, layout: _Layout, base_w: torch.Tensor, base_b: torch.Tensor, l1: np.ndarray,
@@ -166,7 +167,6 @@ class _Block:
         self.coef = coef.to(device)
         self.intercept = (base_b[None] * scale[:, None]).to(device)
         self.coef.grad, self.intercept.grad = torch.zeros_like(self.coef), torch.zeros_like(self.intercept)
-        self.sign = torch.empty_like(self.coef)
         self.l1, self.l2_twice = (torch.nn.functional.pad(torch.as_tensor(v[layout.probes]).repeat_interleave(T),
                                                           (0, self.width - G * T)).to(device) for v in (l1, 2 * l2))
         # Flat index of (example i, probe g, class 0) in the (B, width) logits.
@@ -183,12 +183,12 @@ class _Block:
         p.div_(p.sum(-1, keepdim=True))
         z.view(-1).index_put_(((self.origin[:B] + target.T).reshape(-1),), self.minus_one, accumulate=True)
         torch.sum(p, 0, out=self.intercept.grad)
-        torch.mm(x.T, z, out=self.coef.grad)
-        if self.keep is not None:
-            self.coef.grad.mul_(self.keep)
-        # λ1‖W‖₁ + λ2‖W‖₂²: 0 for padding and masked weights, which are 0
-        torch.sign(self.coef, out=self.sign)
-        self.coef.grad.addcmul_(self.sign, self.l1).addcmul_(self.coef, self.l2_twice)
+        # λ1 sign(W) + 2 λ2 W, then the cross-entropy's part added by the product itself: two
+        # passes over the weights.  (At W = 0 copysign picks ±λ1, a subgradient as good as 0.)
+        grad = torch.copysign(self.l1, self.coef, out=self.coef.grad).addcmul_(self.coef, self.l2_twice)
+        grad.addmm_(x.T, z)
+        if self.keep is not None:  # masked weights (0) get no gradient, so they stay 0
+            grad.mul_(self.keep)
 
     def weights(self) -> np.ndarray:
         """(k, G, T)"""
@@ -301,18 +301,29 @@ def _collect(blocks: list[_Block], columns, G: int, n_features: int, T: int) -> 
 
 @torch.no_grad()
 def predict(X, weights: ProbeWeights, chunk: int = 4096, device: str | torch.device = "cpu") -> np.ndarray:
-    """``(G, n)`` predicted class of every example by every probe (one matrix product per chunk)."""
+    """``(G, n)`` predicted class of every example by every probe.
+
+    Probes on their own columns are grouped by overlap as in training; each group is one
+    matrix product per chunk of rows, and the rows are gathered once for all groups.
+    """
     X = _as_features(X)
     device = torch.device(device)
-    cols, dense = _dense(weights)
-    k, G, T = dense.shape
-    W = torch.as_tensor(np.ascontiguousarray(dense).reshape(k, G * T), device=device)
-    b = torch.as_tensor(weights.intercept, device=device)
-    out = np.empty((G, X.n_rows), dtype=np.int64)
+    groups = [list(range(len(weights)))] if weights.columns is None else _overlap_groups(weights.columns)
+    parts = []
+    for members in groups:
+        part = weights if len(groups) == 1 else ProbeWeights(weights.coef[members], weights.intercept[members],
+                                                             weights.columns[members])
+        cols, dense = _dense(part)
+        k, G, T = dense.shape
+        parts.append((members, cols, torch.as_tensor(np.ascontiguousarray(dense).reshape(k, G * T), device=device),
+                      torch.as_tensor(weights.intercept[members], device=device)))
+    out = np.empty((len(weights), X.n_rows), dtype=np.int64)
     for start in range(0, X.n_rows, chunk):
         index = np.arange(start, min(start + chunk, X.n_rows))
-        logits = (X.batch(index, cols).to(device) @ W).reshape(len(index), G, T) + b
-        out[:, index] = logits.argmax(-1).T.cpu().numpy()
+        xs = X.batches(index, [cols for _, cols, _, _ in parts], device)
+        for (members, _, W, b), x in zip(parts, xs):
+            logits = (x @ W).reshape(len(index), len(members), -1) + b
+            out[np.ix_(members, index)] = logits.argmax(-1).T.cpu().numpy()
     return out
 
 
