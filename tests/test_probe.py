@@ -158,3 +158,18 @@ def test_hand_written_gradient_equals_autograd():
     np.testing.assert_allclose(block.coef.grad[:, :8].reshape(-1, 2, 4), W.grad * keep, atol=1e-4)
     np.testing.assert_allclose(block.intercept.grad, b.grad, atol=1e-4)
     assert not block.coef.grad[:, 8:].any()  # the padding columns
+
+
+def test_programs_split_by_memory_train_the_same_probes(monkeypatch):
+    """A grid too big for one program trains in several; each probe ends the same."""
+    import lca.probe
+
+    X, y = planted()
+    l1, l2 = [0.0, 1e-3, 1e-1, 0.0, 1e-2], [0.0, 1e-2, 0.0, 1e-1, 0.0]
+    monkeypatch.setattr(lca.probe, "_BLOCK", 2)
+    one = train_probes(X, y, 4, l1, l2, epochs=2, batch_size=64)
+    monkeypatch.setattr(lca.probe, "_PROGRAM_WEIGHTS", 2 * 30 * 4)  # one block of two probes per program
+    assert len(lca.probe._programs(lca.probe._layouts(None, None, 5, 30), 30, 4)) == 3
+    split = train_probes(X, y, 4, l1, l2, epochs=2, batch_size=64)
+    np.testing.assert_allclose(split.coef, one.coef, atol=1e-5)
+    np.testing.assert_allclose(split.intercept, one.intercept, atol=1e-5)
