@@ -236,6 +236,7 @@ def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequ
         With shared or no ``columns``: probe g uses column j only where ``mask[g, j]`` (e.g. the
         nested prefixes of a ranking).
     progress : callable(done_epochs, epochs), optional
+        Called every tenth of an epoch (``done_epochs`` is then fractional) and after each epoch.
 
     Returns
     -------
@@ -259,6 +260,8 @@ def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequ
     y_t = torch.as_tensor(y.reshape(-1, n), device=device)  # (1 or G, n)
     programs = _programs(_layouts(columns, mask, G, X.n_features), X.n_features, T)
     blocks: list[_Block] = []
+    steps = -(-n // batch_size)
+    report_every = max(1, steps // 10)  # an epoch of a big grid takes minutes: report tenths
     torch.set_flush_denormal(True)  # Adam's tiny moments otherwise slow the CPU down many times
     try:
         for p, layouts in enumerate(programs):
@@ -269,15 +272,15 @@ def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequ
             order_rng = np.random.default_rng(seed)  # every program sees the same batches
             for epoch in range(epochs):
                 order = order_rng.permutation(n)
-                for start in range(0, n, batch_size):
+                for step, start in enumerate(range(0, n, batch_size), 1):
                     index = np.sort(order[start:start + batch_size])
                     xs = X.batches(index, [b.layout.cols for b in program], device)
                     target = y_t[:, torch.as_tensor(index, device=device)]
                     for block, x, rows in zip(program, xs, targets):
                         block.gradient(x, target if rows is None else target[rows])
                     optimizer.step()
-                if progress is not None:
-                    progress(p * epochs + epoch + 1, len(programs) * epochs)
+                    if progress is not None and (step % report_every == 0 or step == steps):
+                        progress(p * epochs + epoch + step / steps, len(programs) * epochs)
             blocks += program
     finally:
         torch.set_flush_denormal(False)

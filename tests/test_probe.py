@@ -173,3 +173,12 @@ def test_programs_split_by_memory_train_the_same_probes(monkeypatch):
     split = train_probes(X, y, 4, l1, l2, epochs=2, batch_size=64)
     np.testing.assert_allclose(split.coef, one.coef, atol=1e-5)
     np.testing.assert_allclose(split.intercept, one.intercept, atol=1e-5)
+
+
+def test_progress_reports_tenths_of_epochs():
+    X, y = planted()  # 2,000 examples: 32 steps of 64 per epoch
+    calls = []
+    train_probes(X, y, 4, [0.0], [0.0], epochs=2, batch_size=64, progress=lambda done, total: calls.append((done, total)))
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and calls[-1] == (2, 2) and 1 in done  # whole epochs are among them
+    assert len(calls) >= 2 * 10
