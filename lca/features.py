@@ -72,7 +72,7 @@ class Features:
                 own = columns
                 if self.columns is not None:
                     own = self.columns if columns is None else self.columns[np.asarray(columns)]
-                part = x if own is None else x[:, own]  # faster than np.take(axis=1) here
+                part = x if own is None else np.take(x, own, axis=1)  # x[:, own] is up to 5x slower
                 # torch converts float16 several times faster than numpy
                 previous, out = columns, torch.from_numpy(part).to(device=device, dtype=torch.float32)
             yield out
