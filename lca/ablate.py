@@ -32,14 +32,15 @@ def kept_accuracy(X: Features, y: np.ndarray, probes: ProbeWeights, rankings: np
     coef = torch.as_tensor(probes.coef, device=device)
     bias = torch.as_tensor(probes.intercept, device=device)
     order = rankings[:, :bounds[-1]]  # no need to look past the longest prefix
+    weights = [coef[g][torch.as_tensor(o, device=device)] for g, o in zip(probe_of, order)]  # rows in ranking order
     y = torch.as_tensor(np.asarray(y), device=device)
     correct = np.zeros((len(rankings), len(bounds)))
     for start in range(0, X.n_rows, chunk):
         index = np.arange(start, min(start + chunk, X.n_rows))
         # one gather of the chunk's rows; each ranking's columns in ranking order, taken before conversion
         xs = X.batches(index, list(order), device)
-        for r, (g, xr) in enumerate(zip(probe_of, xs)):
-            wr, logits = coef[g][torch.as_tensor(order[r], device=device)], bias[g].expand(len(index), -1)
+        for r, (g, xr, wr) in enumerate(zip(probe_of, xs, weights)):
+            logits = bias[g].expand(len(index), -1)
             correct[r, 0] += (logits.argmax(-1) == y[index]).sum().item()  # nothing kept: the bias alone
             for lo, hi in zip(bounds, bounds[1:]):
                 logits = logits + xr[:, lo:hi] @ wr[lo:hi]

@@ -4,11 +4,9 @@ from __future__ import annotations
 import itertools
 import time
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
 from ._validation import InputError
 from .ablate import CURVE_FRACTIONS, ablation_curve, retrain_accuracy

@@ -4,7 +4,7 @@ import pytest
 from lca._validation import InputError
 from lca.ablate import kept_accuracy
 from lca.features import Features
-from lca.probe import ElasticNetProbe, ProbeWeights, accuracy, predict, train_probes
+from lca.probe import ElasticNetProbe, accuracy, train_probes
 
 
 def planted(n=2000, d=30, seed=0):
