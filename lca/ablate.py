@@ -11,7 +11,7 @@ from .features import Features
 from .probe import ProbeWeights, _as_features, accuracy, train_probes
 from .rank import top_columns
 
-__all__ = ["kept_accuracy", "zero_out_accuracy", "ablation_curve", "retrain_accuracy", "CURVE_FRACTIONS"]
+__all__ = ["kept_accuracy", "zero_out_accuracy", "ablation_curve", "retrain_accuracy", "CURVE_FRACTIONS", "mean_sd"]
 
 
 @torch.no_grad()
@@ -49,13 +49,30 @@ def kept_accuracy(X: Features, y: np.ndarray, probes: ProbeWeights, rankings: np
 
 
 def zero_out_accuracy(X: Features, y: np.ndarray, oracle: ProbeWeights, rankings: dict[str, np.ndarray],
-                      fractions: Sequence[float] = (0.2,), device="cpu") -> dict[str, list[float]]:
+                      fractions: Sequence[float] = (0.2,), device="cpu") -> dict[str, np.ndarray]:
     """Accuracy of the oracle, per ranking and per fraction, when only the first ``fraction`` of the
-    ranking is kept and the rest zeroed: ``{name: [accuracy for each fraction]}``."""
-    D = len(next(iter(rankings.values())))
+    ranking is kept and the rest zeroed: ``{name: (fractions,) accuracies}``, or ``(draws, fractions)``
+    for a ranking given as ``(draws, D)`` (e.g. several random draws)."""
+    stacked = {name: np.atleast_2d(r) for name, r in rankings.items()}
+    D = next(iter(stacked.values())).shape[1]
     sizes = [len(top_columns(np.arange(D), f)) for f in fractions]
-    acc = kept_accuracy(X, y, oracle, np.stack(list(rankings.values())), [0] * len(rankings), sizes, device=device)
-    return {name: acc[r].tolist() for r, name in enumerate(rankings)}
+    acc = kept_accuracy(X, y, oracle, np.concatenate(list(stacked.values())),
+                        [0] * sum(len(r) for r in stacked.values()), sizes, device=device)
+    out, start = {}, 0
+    for name, r in stacked.items():
+        out[name] = acc[start:start + len(r)] if np.ndim(rankings[name]) == 2 else acc[start]
+        start += len(r)
+    return out
+
+
+def mean_sd(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value).
+
+    >>> [round(v, 4) for v in mean_sd([0.5, 0.7])]
+    [0.6, 0.1414]
+    """
+    values = np.asarray(values, dtype=float)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
 CURVE_FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
@@ -64,11 +81,22 @@ CURVE_FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
 def ablation_curve(X: Features, y: np.ndarray, oracle: ProbeWeights, rankings: dict[str, np.ndarray],
                    fractions: Sequence[float] = CURVE_FRACTIONS, device="cpu") -> list[dict]:
     """Zero-out accuracy against the number of neurons kept, for each ranking:
-    ``[{fraction, n_neurons, <ranking name>: accuracy, ...} for each fraction]``."""
-    D = len(next(iter(rankings.values())))
+    ``[{fraction, n_neurons, <ranking name>: accuracy, ...} for each fraction]``.  A ranking
+    given as ``(draws, D)`` reports the mean over its draws, with ``<name>_sd`` their spread and
+    ``<name>_draws`` each draw's accuracy."""
+    D = np.shape(next(iter(rankings.values())))[-1]
     acc = zero_out_accuracy(X, y, oracle, rankings, fractions, device)
-    return [{"fraction": f, "n_neurons": len(top_columns(np.arange(D), f)), **{k: v[i] for k, v in acc.items()}}
-            for i, f in enumerate(fractions)]
+    rows = []
+    for i, f in enumerate(fractions):
+        row = {"fraction": f, "n_neurons": len(top_columns(np.arange(D), f))}
+        for name, values in acc.items():
+            if values.ndim == 2:
+                row[name], row[f"{name}_sd"] = mean_sd(values[:, i])
+                row[f"{name}_draws"] = values[:, i].tolist()
+            else:
+                row[name] = float(values[i])
+        rows.append(row)
+    return rows
 
 
 def retrain_accuracy(train: Features, y_train: np.ndarray, test: Features, y_test: np.ndarray, n_classes: int,

@@ -12,6 +12,7 @@ from pathlib import Path
 from ._validation import InputError
 from .data import TASKS
 from .extract import AGGREGATIONS, DEFAULT_MODEL
+from .probe import SCHEDULES
 
 __all__ = ["main"]
 
@@ -37,6 +38,16 @@ def _add_run(sub) -> None:
     run.add_argument("--mode", default="paper", choices=("paper", "quick"),
                      help="paper: the full 7×7 grid; quick: a faster search over the same grid")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seeds", type=int, default=1,
+                     help="repeat the probe training with this many seeds and report each figure as mean ± sd")
+    run.add_argument("--random-draws", type=int, default=5, help="draws of every random baseline (default 5)")
+    run.add_argument("--epochs", type=int, default=10, help="epochs per probe, at least (default 10, as the paper)")
+    run.add_argument("--min-steps", type=int,
+                     help="at least this many optimizer steps per probe (default: paper 0, quick 2000)")
+    run.add_argument("--lr", type=float, help="Adam's learning rate (default: paper 1e-3, quick 1e-2)")
+    run.add_argument("--schedule", choices=SCHEDULES,
+                     help="learning rate: constant, or linear decay to 0 (default: paper constant, quick linear)")
+    run.add_argument("--lambdas", help="a fixed L1,L2 penalty pair instead of the grid search, e.g. 0.1,0")
     run.add_argument("--drop-unseen", action="store_true", help="drop test words whose tag is not in training")
     run.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code")
     run.add_argument("--cache-dir", help="activation cache (default: $LCA_CACHE_DIR or ~/.cache/lca)")
@@ -98,11 +109,14 @@ def _run(args) -> int:
     from .cache import ActivationCache
     from .pipeline import run_lca
     from .result import RunConfig, parse_layers, save_result
+    from .verdict import verdict
 
     config = RunConfig(task=args.task, model=args.model, revision=args.revision, aggregation=args.aggregation,
                        layers=parse_layers(args.layers),
                        device=args.device, mode=args.mode, seed=args.seed, drop_unseen=args.drop_unseen,
-                       trust_remote_code=args.trust_remote_code)
+                       trust_remote_code=args.trust_remote_code, seeds=args.seeds, random_draws=args.random_draws,
+                       epochs=args.epochs, min_steps=args.min_steps, lr=args.lr, schedule=args.schedule,
+                       lambdas=_lambdas(args.lambdas))
     train, test = _corpora(args)
     result = run_lca(train, test, config, cache=ActivationCache(args.cache_dir), progress=_progress_bar())
     path = save_result(result, args.out)
@@ -113,8 +127,22 @@ def _run(args) -> int:
           f"accuracy {r.minimal['accuracy']:.4f}; selectivity all {r.selectivity['all']:.4f}, "
           f"top {r.selectivity['top']:.4f}")
     print("zero-out 20%: " + ", ".join(f"{k} {v:.4f}" for k, v in r.ablation.items()))
+    if r.seeds:
+        print(f"over {len(r.seeds['seeds'])} seeds: " + ", ".join(
+            f"{name} {f['mean']:.4f} ± {f['sd']:.4f}" for name, f in r.seeds["figures"].items()))
+    print("\n".join(verdict(r).lines()))
     print(f"wrote {path}")
     return 0
+
+
+def _lambdas(text: str | None) -> tuple[float, float] | None:
+    if not text:
+        return None
+    try:
+        l1, l2 = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"--lambdas must be two numbers L1,L2, e.g. 0.1,0; got {text!r}") from None
+    return l1, l2
 
 
 def _datasets(args) -> int:

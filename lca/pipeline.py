@@ -1,6 +1,7 @@
 """The whole LCA method in one call: activations, grid, oracle, ranking, minimal subset and checks."""
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from contextlib import contextmanager
@@ -9,16 +10,17 @@ from typing import Callable
 import numpy as np
 
 from ._validation import InputError
-from .ablate import CURVE_FRACTIONS, ablation_curve, retrain_accuracy
+from .ablate import CURVE_FRACTIONS, ablation_curve, mean_sd, retrain_accuracy
 from .cache import ActivationCache, activation_key, model_identity
 from .data import Corpus, Examples, control_labels, task_examples
 from .extract import LoadedModel, extract_activations, load_model
 from .features import Features
-from .grid import grid_search, quick_grid_search
+from .grid import fixed_point, grid_search, quick_grid_search
 from .probe import accuracy
 from .probeless import probeless_ranking
-from .rank import bottom_ranking, lca_ranking, random_ranking, tag_neurons, weight_magnitude_ranking
+from .rank import bottom_ranking, lca_ranking, random_rankings, tag_neurons, weight_magnitude_ranking
 from .result import LCAResult, RunConfig
+from .seeds import aggregate_seeds
 from .select import minimal_subset
 
 __all__ = ["run_lca", "corpus_activations", "STAGES"]
@@ -105,7 +107,27 @@ def run_lca(train: Corpus, test: Corpus, config: RunConfig = RunConfig(), loaded
     Selection decisions (λs, the minimal N) use a development split carved from ``train``
     by sentences, never ``test``.  ``progress(stage, fraction)`` is called as each of
     :data:`STAGES` advances; an exception raised from it (e.g. a cancel) stops the run.
+    With ``config.seeds`` = K > 1 the whole run is repeated with seeds ``seed … seed+K−1``;
+    the result is the first seed's, with every table figure's mean ± sd in ``seeds``.
     """
+    if config.seeds == 1:
+        return _run_once(train, test, config, loaded, cache, progress)
+    if loaded is None:
+        with _stage("load", {}, progress):
+            loaded = load_model(config.model, config.device, config.revision, config.trust_remote_code)
+    K = config.seeds
+    results = []
+    for i in range(K):
+        # Each seed's stages report a K-th of the way through them.
+        share = None if progress is None else (lambda stage, f, i=i: progress(stage, (i + f) / K))
+        results.append(_run_once(train, test, dataclasses.replace(config, seed=config.seed + i, seeds=1), loaded,
+                                 cache, share))
+    timings = {stage: round(sum(r.timings.get(stage, 0.0) for r in results), 3) for stage in results[0].timings}
+    return dataclasses.replace(results[0], seeds=aggregate_seeds(results), config=config.to_dict(), timings=timings)
+
+
+def _run_once(train: Corpus, test: Corpus, config: RunConfig, loaded: LoadedModel | None,
+              cache: ActivationCache | None, progress: Progress | None) -> LCAResult:
     timings: dict[str, float] = {}
     cache = cache or ActivationCache()
     ex_train, ex_test = task_examples(train, config.task), task_examples(test, config.task)
@@ -127,17 +149,23 @@ def run_lca(train: Corpus, test: Corpus, config: RunConfig = RunConfig(), loaded
     y_fit, y_dev = y_all[fit_idx], y_all[dev_idx]
     T, D = len(classes), X_fit.n_features
     device = loaded.device
-    kw = dict(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=config.seed, device=device)
+    kw = dict(**config.training(), seed=config.seed, device=device)
 
     c_all, c_test = control_labels(ex_train, [ex_test], seed=config.seed)
     c_fit = np.searchsorted(classes, np.asarray(c_all)[fit_idx])  # control tags are drawn from the task's
     c_test = np.searchsorted(classes, np.asarray(c_test)[kept])
     with _stage("grid", timings, progress) as report:
         pairs = list(itertools.product(config.grid, config.grid))
-        args = (X_fit, y_fit, X_dev, y_dev, T, pairs, config.top_fraction, config.alpha, config.beta,
-                config.ranking_steps, report)
-        # Quick mode trains the control probe on all neurons beside the oracle (same λs, same width).
-        grid = quick_grid_search(*args, companions=c_fit, **kw) if config.mode == "quick" else grid_search(*args, **kw)
+        scoring = dict(top_fraction=config.top_fraction, alpha=config.alpha, beta=config.beta,
+                       ranking_steps=config.ranking_steps, progress=report, random_draws=config.random_draws)
+        # Quick mode and a fixed λ pair train the control probe on all neurons beside the oracle
+        # (same λs, same width).
+        if config.lambdas is not None:
+            grid = fixed_point(X_fit, y_fit, X_dev, y_dev, T, config.lambdas, companions=c_fit, **scoring, **kw)
+        elif config.mode == "quick":
+            grid = quick_grid_search(X_fit, y_fit, X_dev, y_dev, T, pairs, companions=c_fit, **scoring, **kw)
+        else:
+            grid = grid_search(X_fit, y_fit, X_dev, y_dev, T, pairs, **scoring, **kw)
         oracle = grid.oracle
         oracle_acc, noreg_acc = (float(accuracy(X_test, y_test, p, device=device)[0]) for p in (oracle, grid.noreg))
         weights = oracle.coef[0]
@@ -150,26 +178,31 @@ def run_lca(train: Corpus, test: Corpus, config: RunConfig = RunConfig(), loaded
         N = len(minimal.neurons)
         minimal_acc = float(accuracy(X_test, y_test, minimal.probe, device=device)[0])
     with _stage("ablation", timings, progress):
-        rankings = {"top": ranking, "random": random_ranking(D, config.seed), "bottom": bottom_ranking(ranking),
+        randoms = random_rankings(D, config.random_draws, config.seed)
+        rankings = {"top": ranking, "random": randoms, "bottom": bottom_ranking(ranking),
                     "weight_magnitude": weight_magnitude_ranking(weights)}
         # Table 2 is the curve's point at the top fraction: one pass over the test set for both.
         curve = ablation_curve(X_test, y_test, oracle, rankings, sorted(set(CURVE_FRACTIONS) | {config.top_fraction}),
                                device=device)
-        ablation = {name: next(r for r in curve if r["fraction"] == config.top_fraction)[name] for name in rankings}
+        at_top = next(r for r in curve if r["fraction"] == config.top_fraction)
+        ablation = {name: at_top[name] for name in ("top", "random", "random_sd", "bottom", "weight_magnitude")}
     with _stage("probeless", timings, progress):
         pl_ranking = probeless_ranking(X_fit, y_fit, T)
     with _stage("retrain", timings, progress):
         # The probes the checks still need train together: the random and bottom N (the minimal
         # probe is the top N one, as nested training equals training alone), the probeless N, and
         # the control task on the top N and (unless the grid did) on all neurons.
-        subsets = {"random": rankings["random"][:N], "bottom": rankings["bottom"][:N], "probeless": pl_ranking[:N],
-                   "control_top": ranking[:N]}
+        subsets = {**{f"random_{i}": r[:N] for i, r in enumerate(randoms)}, "bottom": rankings["bottom"][:N],
+                   "probeless": pl_ranking[:N], "control_top": ranking[:N]}
         if grid.companions is None:
             subsets["control_all"] = None
         labels = [(c_fit, c_test) if name.startswith("control") else (y_fit, y_test) for name in subsets]
         retrained = retrain_accuracy(X_fit, np.stack([a for a, _ in labels]), X_test, np.stack([b for _, b in labels]),
                                      T, subsets, l1, l2, **kw)
-        retrain = {"top": minimal_acc, "random": retrained["random"], "bottom": retrained["bottom"]}
+        random_draws = [retrained[f"random_{i}"] for i in range(len(randoms))]
+        mean, sd = mean_sd(random_draws)
+        retrain = {"top": minimal_acc, "random": mean, "random_sd": sd, "random_draws": random_draws,
+                   "bottom": retrained["bottom"]}
         probeless = {"accuracy": retrained["probeless"], "n_neurons": N, "ranking_head": pl_ranking[:100].tolist()}
     with _stage("selectivity", timings, progress):
         if grid.companions is not None:
@@ -204,5 +237,8 @@ def run_lca(train: Corpus, test: Corpus, config: RunConfig = RunConfig(), loaded
         timings=timings, config=config.to_dict(),
         activation_keys={"train": key_train, "test": key_test, "cache_dir": str(cache.directory.parent),
                          "reused": [hit_train, hit_test], "n_dev_examples": int(len(dev_idx))},
-        curve=tuple(curve), weights=full_weights, intercept=oracle.intercept[0],
+        curve=tuple(curve), ablation_random_draws=tuple(at_top["random_draws"]),
+        training_curve=tuple({"epoch": h["epoch"], "step": h["step"], "loss": h["loss"][0], "penalty": h["penalty"][0],
+                              "dev_accuracy": h["dev_accuracy"][0]} for h in oracle.history),
+        weights=full_weights, intercept=oracle.intercept[0],
     )

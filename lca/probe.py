@@ -4,14 +4,24 @@ Objective, as the paper writes it, over the ``N`` training examples::
 
     L(W, b) = sum_i -log softmax(x_i W + b)[y_i]  +  λ1 ‖W‖₁  +  λ2 ‖W‖₂²
 
-Optimized with Adam (lr 1e-3) over shuffled mini-batches of 512 for 10 epochs.  Each
-mini-batch step minimizes Algorithm 1's line 6 on that batch: the batch's *summed*
-cross-entropy plus the *whole* penalty ``λ1 ‖W‖₁ + λ2 ‖W‖₂²``.  So over an epoch of
-``N / B`` steps the penalty weighs ``N / B`` times what it does in the full-data objective;
-the grid's λs are calibrated on this scale.  (Averaging the cross-entropy instead, as NeuroX
-does, would make every λ another ``B`` = 512 times stronger, and the grid then picks λs that
-cost several points of accuracy.)  The bias is not penalized.  Gradient steps on ‖W‖₁ do not
+Optimized with Adam over shuffled mini-batches of 512.  Each mini-batch step minimizes
+Algorithm 1's line 6 on that batch: the batch's *summed* cross-entropy plus the *whole*
+penalty ``λ1 ‖W‖₁ + λ2 ‖W‖₂²``.  So over an epoch of ``N / B`` steps the penalty weighs
+``N / B`` times what it does in the full-data objective: per example it weighs ``λ / B``,
+whatever the corpus size, and the grid's λs are calibrated on this scale.  (Averaging the
+cross-entropy instead, as NeuroX does, makes every λ ``B`` = 512 times stronger; a smaller
+batch makes it stronger too.)  The bias is not penalized.  Gradient steps on ‖W‖₁ do not
 drive weights exactly to zero: they hover near it.
+
+How long to train.  The paper trains 10 epochs at lr 1e-3 (``schedule="constant"``).  On a
+corpus of 25k words that is ~500 Adam steps, and the probe is far from the optimum of its
+objective: Adam moves every weight with a consistent gradient sign at about ``lr`` per step,
+informative or not, and the weak L1 pull (``λ1`` against the noise of a 512-example summed
+gradient) needs thousands of steps to bring the uninformative weights back near zero.  The
+weights' magnitudes, and so the ranking, then say little (docs/fidelity.md).  ``min_steps``
+sets a floor on optimizer steps (more epochs on a small corpus), and ``schedule="linear"``
+decays the learning rate linearly to 0, which shrinks the L1 hover at the end; quick mode
+uses lr 1e-2, linear decay and at least 2000 steps.
 
 :func:`train_probes` trains G probes together as one tensor program: the same start on the
 same columns, the same batch order and Adam being element-wise make each of them the probe
@@ -28,7 +38,9 @@ import torch
 from ._validation import InputError, check_positive
 from .features import Features
 
-__all__ = ["ElasticNetProbe", "ProbeWeights", "train_probes", "predict", "accuracy"]
+__all__ = ["ElasticNetProbe", "ProbeWeights", "train_probes", "predict", "accuracy", "SCHEDULES", "epochs_for"]
+
+SCHEDULES = ("constant", "linear")
 
 
 @dataclass(frozen=True)
@@ -42,18 +54,25 @@ class ProbeWeights:
     intercept : ndarray, shape (G, T)
     columns : ndarray of int, shape (G, k), or None
         The feature columns of each probe (row g for probe g); None means all ``D``.
+    history : tuple of dict
+        With a ``monitor``: ``{epoch, step, loss: [G], penalty: [G], dev_accuracy: [G]}`` at up
+        to ~50 epochs of training: mean training cross-entropy over that epoch's batches, the
+        penalty per example after it (``(λ1 ‖W‖₁ + λ2 ‖W‖₂²) / batch_size``, so that loss +
+        penalty is the objective per example), and the accuracy on the monitor set.
     """
 
     coef: np.ndarray
     intercept: np.ndarray
     columns: np.ndarray | None = None
+    history: tuple = ()
 
     def __len__(self) -> int:
         return len(self.coef)
 
     def probe(self, g: int) -> "ProbeWeights":
+        history = tuple({**h, **{k: h[k][g:g + 1] for k in _PER_PROBE}} for h in self.history)
         return ProbeWeights(self.coef[g:g + 1], self.intercept[g:g + 1],
-                            None if self.columns is None else self.columns[g:g + 1])
+                            None if self.columns is None else self.columns[g:g + 1], history)
 
 
 def _as_features(X) -> Features:
@@ -173,14 +192,18 @@ class _Block:
         self.origin = (torch.arange(batch_size)[:, None] * self.width + torch.arange(G)[None] * T).to(device)
         self.minus_one = torch.tensor(-1.0, device=device)
 
-    def gradient(self, x: torch.Tensor, target: torch.Tensor) -> None:
+    def gradient(self, x: torch.Tensor, target: torch.Tensor, loss: torch.Tensor | None = None) -> None:
         """Set the gradient of the summed cross-entropy on batch ``x`` (B, k) with ``target``
-        (G or 1, B), plus the penalty's.  d CE / d logits = softmax − one-hot, computed in place."""
+        (G or 1, B), plus the penalty's.  d CE / d logits = softmax − one-hot, computed in place.
+        ``loss`` (G,), if given, is incremented by each probe's summed cross-entropy."""
         B, GT = len(x), self.G * self.T
         z = x @ self.coef
         p = z[:, :GT].view(B, self.G, self.T)
         p.add_(self.intercept).sub_(p.amax(-1, keepdim=True)).exp_()
         p.div_(p.sum(-1, keepdim=True))
+        if loss is not None:  # -log p[target], before p becomes the gradient
+            picked = p.gather(2, target.T.expand(B, self.G)[:, :, None]).squeeze(2)
+            loss -= picked.clamp_min(1e-30).log_().sum(0)
         z.view(-1).index_put_(((self.origin[:B] + target.T).reshape(-1),), self.minus_one, accumulate=True)
         torch.sum(p, 0, out=self.intercept.grad)
         # λ1 sign(W) + 2 λ2 W, then the cross-entropy's part added by the product itself: two
@@ -209,10 +232,25 @@ def _programs(layouts: list[_Layout], n_features: int, T: int) -> list[list[_Lay
     return programs
 
 
+def epochs_for(n_examples: int, epochs: int, batch_size: int, min_steps: int = 0) -> int:
+    """The epochs to train: ``epochs``, or more if that gives fewer than ``min_steps`` optimizer steps.
+
+    >>> epochs_for(5000, 10, 512), epochs_for(5000, 10, 512, min_steps=2000)
+    (10, 200)
+    """
+    steps_per_epoch = -(-n_examples // batch_size)
+    return max(epochs, -(-min_steps // steps_per_epoch))
+
+
+_HISTORY_POINTS = 50  # a training curve of at most ~50 recorded epochs
+_PER_PROBE = ("loss", "penalty", "dev_accuracy")
+
+
 def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequence[float],
                  columns: np.ndarray | None = None, mask: np.ndarray | None = None, epochs: int = 10,
                  batch_size: int = 512, lr: float = 1e-3, seed: int = 0, device: str | torch.device = "cpu",
-                 progress: Callable[[int, int], None] | None = None) -> ProbeWeights:
+                 progress: Callable[[int, int], None] | None = None, min_steps: int = 0,
+                 schedule: str = "constant", monitor: tuple | None = None) -> ProbeWeights:
     """Train ``len(l1)`` probes at once, probe g with penalties ``l1[g]``, ``l2[g]``.
 
     Every probe reads the same mini-batches, gathered and converted once per step.  Probes
@@ -237,6 +275,13 @@ def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequ
         nested prefixes of a ranking).
     progress : callable(done_epochs, epochs), optional
         Called every tenth of an epoch (``done_epochs`` is then fractional) and after each epoch.
+    min_steps : int
+        Train more than ``epochs`` epochs if needed to make at least this many optimizer steps.
+    schedule : {"constant", "linear"}
+        The learning rate: ``lr`` throughout (the paper), or decayed linearly from ``lr`` to 0.
+    monitor : (Features, labels), optional
+        A development set: record the training curve in ``ProbeWeights.history``.  ``labels``
+        is (n,) or one row per probe, as ``y``.
 
     Returns
     -------
@@ -253,6 +298,9 @@ def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequ
                          f"(or one row of labels per probe) and X at least one example")
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         check_positive(name, value, integer=True)
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}; got {schedule!r}")
+    epochs = epochs_for(n, epochs, batch_size, min_steps)
     device = torch.device(device)
     generator = torch.Generator().manual_seed(seed)
     base_w = torch.rand(X.n_features, T, generator=generator) * 2 - 1  # one draw per feature column
@@ -262,6 +310,8 @@ def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequ
     blocks: list[_Block] = []
     steps = -(-n // batch_size)
     report_every = max(1, steps // 10)  # an epoch of a big grid takes minutes: report tenths
+    record_every = -(-epochs // _HISTORY_POINTS)
+    histories: list[list[dict]] = []
     torch.set_flush_denormal(True)  # Adam's tiny moments otherwise slow the CPU down many times
     try:
         for p, layouts in enumerate(programs):
@@ -270,36 +320,79 @@ def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequ
             params = [b.coef for b in program] + [b.intercept for b in program]
             optimizer = torch.optim.Adam(params, lr=lr, fused=device.type in ("cpu", "cuda"))  # one pass, not ten
             order_rng = np.random.default_rng(seed)  # every program sees the same batches
+            history = []
             for epoch in range(epochs):
                 order = order_rng.permutation(n)
+                record = monitor is not None and ((epoch + 1) % record_every == 0 or epoch + 1 == epochs)
+                losses = [torch.zeros(b.G, device=device) if record else None for b in program]
                 for step, start in enumerate(range(0, n, batch_size), 1):
+                    if schedule == "linear":
+                        for group in optimizer.param_groups:
+                            group["lr"] = lr * (1 - (epoch * steps + step - 1) / (epochs * steps))
                     index = np.sort(order[start:start + batch_size])
                     xs = X.batches(index, [b.layout.cols for b in program], device)
                     target = y_t[:, torch.as_tensor(index, device=device)]
-                    for block, x, rows in zip(program, xs, targets):
-                        block.gradient(x, target if rows is None else target[rows])
+                    for block, x, rows, loss in zip(program, xs, targets, losses):
+                        block.gradient(x, target if rows is None else target[rows], loss)
                     optimizer.step()
                     if progress is not None and (step % report_every == 0 or step == steps):
                         progress(p * epochs + epoch + step / steps, len(programs) * epochs)
+                if record:
+                    history.append(_record(program, losses, epoch, steps, n, monitor, columns, G, X.n_features, T,
+                                           (l1, l2, batch_size)))
+            histories.append(history)
             blocks += program
     finally:
         torch.set_flush_denormal(False)
-    return _collect(blocks, columns, G, X.n_features, T)
+    weights = _collect(blocks, columns, G, X.n_features, T)
+    if monitor is None:
+        return weights
+    # Every program records the same epochs; each probe's values come from its own program.
+    merged = []
+    for records in zip(*histories):
+        values = {k: np.empty(G) for k in _PER_PROBE}
+        for record in records:
+            for k in _PER_PROBE:
+                values[k][record["probes"]] = record[k]
+        merged.append({"epoch": records[0]["epoch"], "step": records[0]["step"],
+                       **{k: v.tolist() for k, v in values.items()}})
+    return ProbeWeights(weights.coef, weights.intercept, weights.columns, tuple(merged))
 
 
-def _collect(blocks: list[_Block], columns, G: int, n_features: int, T: int) -> ProbeWeights:
-    """The blocks' probes in their original order, each over its own columns."""
+def _record(program: list["_Block"], losses, epoch: int, steps: int, n: int, monitor, columns, G: int,
+            n_features: int, T: int, penalties: tuple) -> dict:
+    """One point of the training curve for the probes of ``program``."""
+    probes = np.concatenate([b.layout.probes for b in program])
+    current = _collect(program, columns, G, n_features, T, subset=probes)
+    l1, l2, batch_size = penalties
+    coef = current.coef.astype(np.float64)
+    penalty = (l1[probes] * np.abs(coef).sum(axis=(1, 2)) + l2[probes] * (coef ** 2).sum(axis=(1, 2))) / batch_size
+    X_dev, y_dev = monitor
+    y_dev = np.asarray(y_dev)
+    labels = y_dev if y_dev.ndim == 1 else y_dev[probes]
+    device = program[0].coef.device
+    return {"epoch": epoch + 1, "step": (epoch + 1) * steps, "probes": probes,
+            "loss": (torch.cat(losses) / n).cpu().numpy(), "penalty": penalty,
+            "dev_accuracy": accuracy(X_dev, labels, current, device=device)}
+
+
+def _collect(blocks: list[_Block], columns, G: int, n_features: int, T: int,
+             subset: np.ndarray | None = None) -> ProbeWeights:
+    """The blocks' probes in their original order, each over its own columns.  With ``subset``
+    (the blocks' probe ids, in order), only those probes, numbered 0.. in that order."""
     per_probe = columns is not None and np.ndim(columns) == 2
     k = n_features if columns is None else np.shape(columns)[-1]
-    coef, intercept = np.empty((G, k, T), dtype=np.float32), np.empty((G, T), dtype=np.float32)
+    slot = {g: i for i, g in enumerate(range(G) if subset is None else subset)}
+    coef, intercept = np.empty((len(slot), k, T), dtype=np.float32), np.empty((len(slot), T), dtype=np.float32)
     for block in blocks:
         weights, probes = block.weights(), block.layout.probes
-        intercept[probes] = block.intercept.cpu().numpy()
+        intercept[[slot[g] for g in probes]] = block.intercept.detach().cpu().numpy()
         for i, g in enumerate(probes):
-            coef[g] = weights[np.searchsorted(block.layout.cols, columns[g]), i] if per_probe else weights[:, i]
+            coef[slot[g]] = weights[np.searchsorted(block.layout.cols, columns[g]), i] if per_probe else weights[:, i]
     if columns is None:
         return ProbeWeights(coef, intercept)
-    return ProbeWeights(coef, intercept, np.broadcast_to(np.asarray(columns), (G, k)).copy())
+    rows = np.broadcast_to(np.asarray(columns), (G, k))
+    return ProbeWeights(coef, intercept, (rows if subset is None else rows[subset]).copy())
 
 
 @torch.no_grad()

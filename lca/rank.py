@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["entry_steps", "lca_ranking", "tag_neurons", "weight_magnitude_ranking", "random_ranking",
-           "bottom_ranking", "top_columns"]
+           "bottom_ranking", "top_columns", "random_rankings"]
 
 
 def entry_steps(weights: np.ndarray, steps: int = 1000) -> np.ndarray:
@@ -67,6 +67,16 @@ def weight_magnitude_ranking(weights: np.ndarray) -> np.ndarray:
 
 def random_ranking(n_neurons: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).permutation(n_neurons).astype(np.int64)
+
+
+def random_rankings(n_neurons: int, draws: int, seed: int = 0) -> np.ndarray:
+    """``(draws, n_neurons)``: independent random rankings, draw i seeded by ``(seed, i)`` (so the
+    draws of seed 0 and seed 1 differ).
+
+    >>> random_rankings(5, 2, seed=0).shape
+    (2, 5)
+    """
+    return np.stack([np.random.default_rng([seed, i]).permutation(n_neurons) for i in range(draws)]).astype(np.int64)
 
 
 def bottom_ranking(ranking: np.ndarray) -> np.ndarray:

@@ -10,11 +10,19 @@ import numpy as np
 from ._validation import InputError, check_choice, check_fraction, check_positive
 from .data import TASKS
 from .extract import AGGREGATIONS
+from .probe import SCHEDULES
 
 __all__ = ["RunConfig", "LCAResult", "PAPER_GRID", "MODES", "load_result", "save_result", "parse_layers"]
 
 PAPER_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 0.0)  # Algorithm 2's searchList
 MODES = ("paper", "quick")
+# How each mode trains a probe when the config leaves it open (None).  Paper mode is Algorithm 1
+# as published: lr 1e-3 for 10 epochs.  Quick mode (the app's default) trains to convergence:
+# on corpora of 5k-25k words the paper's ~100-500 Adam steps leave the weights, and so the
+# ranking, no better than random (docs/fidelity.md); 2000 steps with lr 1e-2 decayed linearly
+# to 0 reach the optimum that 5000+ steps at 1e-3 reach.
+TRAINING = {"paper": {"lr": 1e-3, "min_steps": 0, "schedule": "constant"},
+            "quick": {"lr": 1e-2, "min_steps": 2000, "schedule": "linear"}}
 
 
 def parse_layers(text: str | None) -> tuple[int, ...] | None:
@@ -52,7 +60,9 @@ class RunConfig:
     seed: int = 0
     epochs: int = 10
     batch_size: int = 512
-    lr: float = 1e-3
+    lr: float | None = None  # None: by mode (TRAINING)
+    min_steps: int | None = None  # at least this many optimizer steps per probe; None: by mode
+    schedule: str | None = None  # learning rate: "constant" or "linear" decay to 0; None: by mode
     grid: tuple[float, ...] = PAPER_GRID
     top_fraction: float = 0.2  # M of Algorithm 2 and of the ablation study
     alpha: float = 0.5
@@ -63,16 +73,29 @@ class RunConfig:
     ranking_steps: int = 1000  # Algorithm 3: weight-mass thresholds 0.1 %, 0.2 %, ...
     drop_unseen: bool = False  # drop test examples whose tag never occurs in training, instead of failing
     trust_remote_code: bool = False
+    random_draws: int = 5  # random baselines are drawn this many times (mean and spread reported)
+    seeds: int = 1  # train every probe with this many seeds (seed, seed+1, ...); figures as mean ± sd
+    lambdas: tuple[float, float] | None = None  # a fixed (λ1, λ2) instead of the grid search's choice
 
     def __post_init__(self):
         check_choice("task", self.task, TASKS)
         check_choice("aggregation", self.aggregation, AGGREGATIONS)
         check_choice("device", self.device, ("auto", "cpu", "cuda"))
         check_choice("mode", self.mode, MODES)
-        for name in ("epochs", "batch_size", "ranking_steps"):
+        for name in ("epochs", "batch_size", "ranking_steps", "random_draws", "seeds"):
             check_positive(name, getattr(self, name), integer=True)
         check_positive("seed", self.seed, integer=True, allow_zero=True)
-        check_positive("lr", self.lr)
+        if self.lr is not None:
+            check_positive("lr", self.lr)
+        if self.min_steps is not None:
+            check_positive("min_steps", self.min_steps, integer=True, allow_zero=True)
+        if self.schedule is not None:
+            check_choice("schedule", self.schedule, SCHEDULES)
+        if self.lambdas is not None:
+            if len(self.lambdas) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0
+                                             for v in self.lambdas):
+                raise InputError(f"lambdas must be two penalties (λ1, λ2) >= 0; got {self.lambdas!r}")
+            object.__setattr__(self, "lambdas", tuple(float(v) for v in self.lambdas))
         for name in ("top_fraction", "step", "dev_fraction", "delta"):
             check_fraction(name, getattr(self, name))
         if not self.grid or any(not isinstance(v, (int, float)) or v < 0 for v in self.grid):
@@ -84,8 +107,20 @@ class RunConfig:
                                  f"got {self.layers!r}")
             object.__setattr__(self, "layers", tuple(sorted(set(self.layers))))
 
+    def training(self) -> dict:
+        """How each probe is trained: ``{epochs, batch_size, lr, min_steps, schedule}``, the mode's
+        defaults filling what the config leaves open.
+
+        >>> RunConfig(mode="paper").training()["lr"], RunConfig(mode="quick").training()["schedule"]
+        (0.001, 'linear')
+        """
+        chosen = {"lr": self.lr, "min_steps": self.min_steps, "schedule": self.schedule}
+        return {"epochs": self.epochs, "batch_size": self.batch_size,
+                **{k: TRAINING[self.mode][k] if v is None else v for k, v in chosen.items()}}
+
     def to_dict(self) -> dict:
-        return {**asdict(self), "grid": list(self.grid), "layers": None if self.layers is None else list(self.layers)}
+        return {**asdict(self), "grid": list(self.grid), "layers": None if self.layers is None else list(self.layers),
+                "lambdas": None if self.lambdas is None else list(self.lambdas)}
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunConfig":
@@ -93,7 +128,8 @@ class RunConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise InputError(f"unknown run settings {unknown}; known: {sorted(known)}")
-        return cls(**{k: tuple(v) if k in ("grid", "layers") and v is not None else v for k, v in data.items()})
+        return cls(**{k: tuple(v) if k in ("grid", "layers", "lambdas") and v is not None else v
+                      for k, v in data.items()})
 
 
 @dataclass(frozen=True)
@@ -112,6 +148,19 @@ class LCAResult:
         The oracle probe's bias (``intercept.npy``).
     layer_histogram : list of int, length n_layers (or 2 * n_layers for pair tasks: heads then dependents)
         Neurons of the minimal set in each layer.
+    ablation : dict
+        Table 2 at the top fraction: ``top, random, random_sd, bottom, weight_magnitude``; random
+        is the mean over ``config.random_draws`` draws, whose own figures are
+        ``ablation_random_draws``.
+    retrain : dict
+        Table 5: ``top, random, random_sd, random_draws, bottom``.
+    training_curve : tuple of dict
+        The oracle probe's ``{epoch, step, loss, penalty, dev_accuracy}``: mean training
+        cross-entropy of the epoch, the penalty per example (loss + penalty is the objective)
+        and development accuracy after it, at up to ~50 epochs.
+    seeds : dict
+        With ``config.seeds`` > 1: ``{"seeds": [...], "figures": {name: {values, mean, sd}}}``
+        for every table figure (see :mod:`lca.seeds`); the other fields are the first seed's.
     """
 
     model: str
@@ -140,6 +189,9 @@ class LCAResult:
     config: dict
     activation_keys: dict
     curve: tuple[dict, ...] = ()
+    ablation_random_draws: tuple[float, ...] = ()
+    training_curve: tuple[dict, ...] = ()
+    seeds: dict = field(default_factory=dict)
     weights: np.ndarray | None = field(default=None, repr=False, compare=False)
     intercept: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -151,17 +203,18 @@ class LCAResult:
     def from_dict(cls, data: dict, weights: np.ndarray | None = None,
                   intercept: np.ndarray | None = None) -> "LCAResult":
         known = {f.name for f in fields(cls)} - set(_ARRAYS)
-        missing = sorted(known - set(data) - {"curve"})
+        missing = sorted(known - set(data) - set(_OPTIONAL))
         if missing:
             raise InputError(f"result is missing {missing}")
         values = {k: data[k] for k in known if k in data}
-        for name in ("tags", "grid", "ranking", "layer_histogram", "curve"):
+        for name in ("tags", "grid", "ranking", "layer_histogram", "curve", "ablation_random_draws", "training_curve"):
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values, weights=weights, intercept=intercept)
 
 
 _ARRAYS = ("weights", "intercept")  # saved as .npy files beside result.json
+_OPTIONAL = ("curve", "ablation_random_draws", "training_curve", "seeds")  # absent from older results
 
 
 def _plain(value):

@@ -40,8 +40,20 @@ def test_whole_pipeline_on_a_tiny_model(tiny, tmp_path):
     assert len(result.grid) == 4 and {"l1", "l2", "score", "accuracy", "accuracy_top", "accuracy_bottom"} <= set(result.grid[0])
     assert result.oracle_accuracy > result.majority_accuracy + 0.2
     assert 1 <= result.minimal["n_neurons"] <= 48 and sum(result.layer_histogram) == result.minimal["n_neurons"]
-    assert set(result.ablation) == {"top", "random", "bottom", "weight_magnitude"}
-    assert set(result.retrain) == {"top", "random", "bottom"} and set(result.selectivity) >= {"all", "top"}
+    assert set(result.ablation) == {"top", "random", "random_sd", "bottom", "weight_magnitude"}
+    assert set(result.retrain) == {"top", "random", "random_sd", "random_draws", "bottom"}
+    assert set(result.selectivity) >= {"all", "top"}
+    # Every random baseline is drawn random_draws times: the table holds their mean and spread.
+    draws = result.ablation_random_draws
+    assert len(draws) == CONFIG.random_draws == 5 and len(set(draws)) > 1
+    assert result.ablation["random"] == pytest.approx(np.mean(draws))
+    assert result.ablation["random_sd"] == pytest.approx(np.std(draws, ddof=1))
+    assert len(result.retrain["random_draws"]) == 5
+    assert result.retrain["random"] == pytest.approx(np.mean(result.retrain["random_draws"]))
+    # The oracle's training curve: one point per epoch here, the loss falling.
+    curve = result.training_curve
+    assert [c["epoch"] for c in curve] == [1, 2, 3, 4] and curve[-1]["loss"] < curve[0]["loss"]
+    assert all(0 <= c["dev_accuracy"] <= 1 and c["penalty"] >= 0 for c in curve)
     assert set(result.per_tag) == set(VOCAB.values())
     assert result.weights.shape == (48, len(result.tags))
     assert set(result.timings) == set(STAGES)
@@ -57,8 +69,30 @@ def test_whole_pipeline_on_a_tiny_model(tiny, tmp_path):
     assert second.ranking == result.ranking  # seeded and deterministic
 
 
+def test_seeds_repeat_the_run_and_report_mean_and_spread(tiny, tmp_path):
+    config = RunConfig(**{**CONFIG.to_dict(), "grid": (0.0, 1e-3), "seeds": 2})
+    result = run_lca(synthetic(120, 0), synthetic(40, 1), config, loaded=tiny, cache=ActivationCache(tmp_path))
+    one = run_lca(synthetic(120, 0), synthetic(40, 1), RunConfig(**{**config.to_dict(), "seeds": 1, "seed": 1}),
+                  loaded=tiny, cache=ActivationCache(tmp_path))
+    assert result.seeds["seeds"] == [0, 1] and result.config["seeds"] == 2
+    figure = result.seeds["figures"]["oracle_accuracy"]
+    assert figure["values"] == [result.oracle_accuracy, one.oracle_accuracy]  # seed 0 is the result itself
+    assert figure["mean"] == pytest.approx(np.mean(figure["values"]))
+    assert figure["sd"] == pytest.approx(np.std(figure["values"], ddof=1))
+    gap = result.seeds["figures"]["gap"]["values"]
+    assert gap[1] == pytest.approx(one.ablation["top"] - one.ablation["random"])
+    assert LCAResult.from_dict(result.to_dict()).seeds == result.seeds
+
+
+def test_fixed_lambdas_skip_the_search(tiny, tmp_path):
+    config = RunConfig(**{**CONFIG.to_dict(), "lambdas": (1e-3, 0.0)})
+    result = run_lca(synthetic(120, 0), synthetic(40, 1), config, loaded=tiny, cache=ActivationCache(tmp_path))
+    assert result.lambdas == {"l1": 1e-3, "l2": 0.0} and len(result.grid) == 1
+    assert {"gap", "zero_top", "zero_random"} <= set(result.grid[0])
+
+
 def test_quick_mode_picks_among_the_same_grid(tiny, tmp_path):
-    config = RunConfig(**{**CONFIG.to_dict(), "mode": "quick", "grid": (0.0, 1e-4, 1e-1)})
+    config = RunConfig(**{**CONFIG.to_dict(), "mode": "quick", "grid": (0.0, 1e-4, 1e-1), "min_steps": 200})
     result = run_lca(synthetic(120, 0), synthetic(40, 1), config, loaded=tiny, cache=ActivationCache(tmp_path))
     assert len(result.grid) == 5  # every λ1 with λ2 = 0, then the two other λ2 of the best λ1
     assert (result.lambdas["l1"], result.lambdas["l2"]) in {(r["l1"], r["l2"]) for r in result.grid}
@@ -92,6 +126,9 @@ def test_unseen_test_tag_is_an_error_unless_dropped(tiny, tmp_path):
     ({"mode": "fast"}, "mode must be one of"),
     ({"delta": 2.0}, "delta must be a fraction"),
     ({"grid": (-1.0,)}, "grid must be"),
+    ({"schedule": "cosine"}, "schedule must be one of"),
+    ({"lambdas": (0.1,)}, "lambdas must be two penalties"),
+    ({"seeds": 0}, "seeds must be"),
 ])
 def test_config_validation(changes, match):
     with pytest.raises(InputError, match=match):
@@ -99,8 +136,15 @@ def test_config_validation(changes, match):
 
 
 def test_config_round_trip():
-    config = RunConfig(task="upos", grid=(0.0, 0.1), mode="quick")
+    config = RunConfig(task="upos", grid=(0.0, 0.1), mode="quick", lambdas=(0.1, 0.0), seeds=3)
     assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_modes_train_differently_unless_told():
+    assert RunConfig(mode="paper").training() == {"epochs": 10, "batch_size": 512, "lr": 1e-3, "min_steps": 0,
+                                                  "schedule": "constant"}
+    assert RunConfig(mode="quick").training()["min_steps"] == 2000
+    assert RunConfig(mode="quick", lr=1e-3, schedule="constant").training()["lr"] == 1e-3
     with pytest.raises(InputError, match="unknown run settings"):
         RunConfig.from_dict({"tsak": "upos"})
 

@@ -1,0 +1,115 @@
+"""Does the ranking beat random, by how much and how surely, and if not, why: one verdict in words.
+
+The headline evidence of LCA is Table 2: keeping the top ``M`` of the neurons (the rest zeroed
+out) should keep far more accuracy than keeping ``M`` random ones.  On small corpora or with an
+unconverged probe it often does not (docs/fidelity.md), and a user must be told so, with the
+likely cause and what to try, rather than shown a table that looks like the paper's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Verdict", "verdict", "training_drop", "LEVELS"]
+
+LEVELS = ("informative", "weak", "uninformative")
+# A gap smaller than this many points, or than this many spreads of the random draws, is weak.
+_MIN_GAP = 0.02
+_SPREADS = 2.0
+_SMALL_CORPUS = 20_000  # training words under which rankings were unreliable in the study
+_UNCONVERGED = 0.02  # relative fall of the objective over the last fifth of training
+_ACCURACY_COST = 0.02  # the chosen penalty costing more than this vs the unregularized probe
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``level`` one of :data:`LEVELS`; ``headline`` one line with the figures; ``causes`` the
+    likely reasons for a weak ranking, each with what to try; ``warnings`` what holds whatever
+    the level (an unconverged probe, an accuracy cost)."""
+
+    level: str
+    headline: str
+    causes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def lines(self) -> list[str]:
+        return [self.headline] + [f"  likely cause: {c}" for c in self.causes] + [f"  warning: {w}" for w in self.warnings]
+
+
+def training_drop(curve) -> float | None:
+    """Relative fall of the objective (loss + penalty) over the last fifth of the recorded
+    training curve; None when the curve is too short to tell.
+
+    >>> training_drop([{"loss": 1.0, "penalty": 0.0}] * 4 + [{"loss": 0.5, "penalty": 0.0}])
+    0.5
+    """
+    if len(curve) < 3:
+        return None
+    objective = [c["loss"] + c.get("penalty", 0.0) for c in curve]
+    earlier = objective[min(len(objective) - 2, int(round(0.8 * (len(objective) - 1))))]
+    return (earlier - objective[-1]) / max(earlier, 1e-12)
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:.1f} %"
+
+
+def verdict(result) -> Verdict:
+    """The verdict on an :class:`~lca.result.LCAResult`'s ranking.
+
+    Informative: zero-out top − mean random ≥ 2 points and ≥ 2 spreads of the random draws at
+    the top fraction, and top above random at 5 % and 10 % of the neurons too.  Weak: top
+    above random, but not by that much.  Uninformative: top no better than random.
+    """
+    M = float(result.config.get("top_fraction", 0.2))
+    top, rand = result.ablation["top"], result.ablation["random"]
+    sd = float(result.ablation.get("random_sd", 0.0))
+    draws = len(result.ablation_random_draws) or 1
+    gap = top - rand
+    small = [row for row in result.curve if row["fraction"] in (0.05, 0.1)]
+    holds_small = all(row["top"] > row["random"] for row in small)
+    spread = f" ± {100 * sd:.1f}" if draws > 1 else ""
+    figures = (f"top {100 * M:.0f} % keeps {_pct(top)}, random {100 * M:.0f} % "
+               f"{100 * rand:.1f}{spread} % ({draws} draw{'s' if draws > 1 else ''})")
+    if result.seeds.get("figures", {}).get("gap"):
+        g = result.seeds["figures"]["gap"]
+        figures += f"; over {len(g['values'])} seeds the gap is {100 * g['mean']:.1f} ± {100 * g['sd']:.1f} points"
+    if gap >= max(_MIN_GAP, _SPREADS * sd) and holds_small:
+        level, says = "informative", f"the ranking is informative (+{100 * gap:.1f} points)"
+    elif gap > 0:
+        level = "weak"
+        says = (f"the ranking beats random by only {100 * gap:.1f} points" if gap < max(_MIN_GAP, _SPREADS * sd)
+                else f"the ranking beats random at {100 * M:.0f} % (+{100 * gap:.1f} points) but not at 5–10 %")
+    else:
+        level, says = "uninformative", f"the ranking does no better than random ({100 * gap:+.1f} points)"
+    causes, warnings = [], []
+    drop = training_drop(result.training_curve)
+    training = result.config
+    if drop is not None and drop > _UNCONVERGED:
+        warnings.append(f"the probe had not converged: its objective still fell {100 * drop:.0f} % over the last "
+                        "fifth of training; train longer (quick mode trains ≥ 2000 steps with a decaying rate)")
+    cost = result.noreg_accuracy - result.oracle_accuracy
+    if cost > _ACCURACY_COST:
+        warnings.append(f"the chosen penalty costs {100 * cost:.1f} points of accuracy against the unregularized "
+                        "probe; pick a smaller λ in the λ trade-off")
+    if level != "informative":
+        if drop is not None and drop > _UNCONVERGED:
+            causes.append("probe not converged (see the warning): its weights still carry the optimizer's "
+                          "early, indiscriminate steps")
+        elif training.get("mode") == "paper" and not training.get("min_steps"):
+            causes.append("paper mode trains 10 epochs at lr 1e-3, a few hundred steps on a small corpus: "
+                          "try --mode quick, which trains to convergence")
+        if result.n_train_words < _SMALL_CORPUS:
+            causes.append(f"little data: {result.n_train_words:,} training examples (rankings were reliable "
+                          f"from about {_SMALL_CORPUS:,} in our study); add training data")
+        grid = [v for v in training.get("grid", ()) if v > 0]
+        l1 = result.lambdas.get("l1", 0.0)
+        if grid and l1 >= max(grid):
+            causes.append(f"λ1 = {l1:g} is the largest in the grid: a stronger L1 penalty may sharpen the "
+                          "ranking (see the λ trade-off)")
+        elif l1 == 0:
+            causes.append("the grid chose no L1 penalty, so the weights are dense and their magnitudes say "
+                          "little; pick a grid point with λ1 > 0 in the λ trade-off")
+        if not causes:
+            causes.append("the property may be spread over many neurons (distributed), so that any random "
+                          f"{100 * M:.0f} % keeps much of it; compare the retrained top and random probes")
+    return Verdict(level, f"{figures}: {says}", tuple(causes), tuple(warnings))
