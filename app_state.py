@@ -7,6 +7,7 @@ polls the job's progress, and a cancel raises from the progress callback in that
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import multiprocessing
 import queue
@@ -67,6 +68,11 @@ def load_run(rid: str) -> LCAResult:
 @st.cache_data(show_spinner=False, max_entries=32)
 def load_test_corpus(rid: str) -> Corpus:
     return store().load_test_corpus(rid)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def load_train_corpus(rid: str) -> Corpus:
+    return store().load_train_corpus(rid)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -194,7 +200,9 @@ def require_run() -> tuple[str, LCAResult]:
 def run_label(meta: dict) -> str:
     acc = meta.get("oracle_accuracy")
     model = Path(str(meta.get("model", "?"))).name
+    fixed = (meta.get("config") or {}).get("lambdas")  # a run at a λ pair picked from another run's grid
     return (f"{meta.get('task', '?')} · {model} · {meta.get('dataset', '?')}"
+            + (f" · λ {fixed[0]:g}, {fixed[1]:g}" if fixed else "")
             + (f" · {100 * acc:.1f} %" if isinstance(acc, (int, float)) else "") + f" · {meta.get('run_id', '')[:6]}")
 
 
@@ -295,6 +303,43 @@ def start_job(token: str, train: Corpus, test: Corpus, config: RunConfig, meta: 
     process.start()
     threading.Thread(target=_watch, args=(job, process, messages), name=f"lca-watch-{job.rid}", daemon=True).start()
     return job
+
+
+def launch(token: str, train: Corpus, test: Corpus, config: RunConfig, meta: dict) -> tuple[str, Job | None]:
+    """The run of ``config`` on these corpora: ``(run id, None)`` when an identical run is in the
+    store (reopened, and now owned by the session), else ``(run id, job)`` started in the background."""
+    rid, runs = run_id(config, train, test), store()
+    if runs.exists(rid):
+        runs.claim(token, rid)
+        open_run(rid)
+        return rid, None
+    return rid, start_job(token, train, test, config, meta)
+
+
+def grid_run(rid: str) -> str:
+    """The run whose grid search stands behind ``rid``: its parent when ``rid`` was recomputed at a
+    λ pair picked from that grid (and the parent is still stored), else ``rid`` itself."""
+    parent = store().meta(rid).get("parent")
+    try:
+        return parent if parent and store().exists(parent) else rid
+    except InputError:  # a malformed id in meta.json
+        return rid
+
+
+def recompute_at(token: str, rid: str, l1: float, l2: float) -> tuple[str, Job | None]:
+    """Run ``rid`` again, same config and data, with the oracle trained at ``(l1, l2)`` instead of
+    the grid search's choice (see :func:`launch`); the new run's meta names the run whose grid the
+    pair came from as ``parent``.  The pair that search chose reopens the searched run itself."""
+    owner = grid_run(rid)
+    searched = load_run(owner)
+    if searched.config.get("lambdas") is None and (searched.lambdas["l1"], searched.lambdas["l2"]) == (l1, l2):
+        store().claim(token, owner)
+        open_run(owner)
+        return owner, None
+    config = dataclasses.replace(RunConfig.from_dict(load_run(rid).config), lambdas=(l1, l2))
+    meta = {k: v for k, v in store().meta(rid).items() if k in ("dataset", "train", "test", "model_label")}
+    return launch(token, load_train_corpus(rid), load_test_corpus(rid), config,
+                  {**meta, "config": config.to_dict(), "parent": owner})
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -65,6 +65,20 @@ def preferred_sign(acts: np.ndarray, column: int) -> int:
     return 1 if values.max() >= -values.min() else -1
 
 
+def weight_sign(weights: np.ndarray, neuron: int, tag_index: int) -> int:
+    """+1 if the probe's weight from ``neuron`` to the tag is positive, else -1: the end of the
+    neuron whose activations argue for the tag.
+
+    Looking there, rather than at the neuron's larger extreme, doubled the share of a tag's
+    own words among its top neurons' top-10 words on the demo (14 % against 8 %, base rate 2.5 %;
+    docs/fidelity.md).
+
+    >>> weight_sign(np.array([[0.5, -2.0]]), 0, 1)
+    -1
+    """
+    return 1 if weights[neuron, tag_index] > 0 else -1
+
+
 def word_tags(corpus: Corpus, task: str) -> list[str]:
     """The task's label of every word of the corpus, in flat word order.
 

@@ -4,6 +4,8 @@ Layout under ``root`` (default ``$LCA_CACHE_DIR/runs``)::
 
     <run id>/result.json, weights.npy, activations.json   (lca.result.save_result)
     <run id>/test_corpus.json                              (the test corpus: words and labels)
+    <run id>/train_corpus.json                             (the training corpus, to run again at other λs;
+                                                            absent from runs saved before it was kept)
     <run id>/meta.json                                     (what the run list shows)
     sessions/<token>.json                                  (the run ids a browser session owns)
 
@@ -127,12 +129,15 @@ class RunStore:
         folder = self.path(rid)
         return all((folder / name).is_file() for name in ("result.json", "test_corpus.json", "meta.json"))
 
-    def save(self, rid: str, result: LCAResult, test: Corpus, meta: dict | None = None) -> Path:
+    def save(self, rid: str, result: LCAResult, test: Corpus, meta: dict | None = None,
+             train: Corpus | None = None) -> Path:
         """Write a finished run; ``meta.json`` is written last, so a run is listed only when complete."""
         folder = self.path(rid)
         tmp = self.root / f".{rid}.{os.getpid()}.{secrets.token_hex(4)}.partial"
         save_result(result, tmp)
         _write_json(tmp / "test_corpus.json", corpus_to_dict(test))
+        if train is not None:
+            _write_json(tmp / "train_corpus.json", corpus_to_dict(train))
         info = {"run_id": rid, "created": time.time(), "model": result.model, "task": result.task,
                 "n_train_words": result.n_train_words, "n_test_words": result.n_test_words,
                 "oracle_accuracy": result.oracle_accuracy, "minimal_fraction": result.minimal.get("fraction"),
@@ -152,12 +157,24 @@ class RunStore:
             raise InputError(f"run {rid} is not in {self.root}")
         return load_result(self.path(rid))
 
-    def load_test_corpus(self, rid: str) -> Corpus:
+    def _load_corpus(self, rid: str, name: str) -> Corpus:
         try:
-            data = json.loads((self.path(rid) / "test_corpus.json").read_text(encoding="utf-8"))
+            data = json.loads((self.path(rid) / name).read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
-            raise InputError(f"run {rid}: test_corpus.json is not readable ({err})") from None
+            raise InputError(f"run {rid}: {name} is not readable ({err})") from None
         return corpus_from_dict(data)
+
+    def load_test_corpus(self, rid: str) -> Corpus:
+        return self._load_corpus(rid, "test_corpus.json")
+
+    def has_train_corpus(self, rid: str) -> bool:
+        return (self.path(rid) / "train_corpus.json").is_file()
+
+    def load_train_corpus(self, rid: str) -> Corpus:
+        if not self.has_train_corpus(rid):
+            raise InputError(f"run {rid} was saved without its training corpus (runs made before it was kept); "
+                             "start it again from the Run page")
+        return self._load_corpus(rid, "train_corpus.json")
 
     def meta(self, rid: str) -> dict:
         try:
@@ -230,7 +247,7 @@ def execute_run(messages, cancel, token: str, rid: str, train: Corpus, test: Cor
         loaded = load_model(config.model, config.device, config.revision, config.trust_remote_code)
         result = run_lca(train, test, config, loaded=loaded, progress=progress)
         store = RunStore(store_root)
-        store.save(rid, result, test, meta)
+        store.save(rid, result, test, meta, train=train)
         store.claim(token, rid)
         messages.put(("done", rid))
     except RunCancelled:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Verdict", "verdict", "training_drop", "LEVELS"]
+__all__ = ["Verdict", "verdict", "training_drop", "LEVELS", "UNCONVERGED"]
 
 LEVELS = ("informative", "weak", "uninformative")
 # A gap smaller than this many points, or than this many spreads of the random draws, is weak.
 _MIN_GAP = 0.02
 _SPREADS = 2.0
 _SMALL_CORPUS = 20_000  # training words under which rankings were unreliable in the study
-_UNCONVERGED = 0.02  # relative fall of the objective over the last fifth of training
+UNCONVERGED = 0.02  # relative fall of the cross-entropy over the last fifth of training: still learning
 _ACCURACY_COST = 0.02  # the chosen penalty costing more than this vs the unregularized probe
 
 
@@ -36,17 +36,23 @@ class Verdict:
 
 
 def training_drop(curve) -> float | None:
-    """Relative fall of the objective (loss + penalty) over the last fifth of the recorded
-    training curve; None when the curve is too short to tell.
+    """Relative fall of the training cross-entropy over the last fifth of the recorded training
+    curve; None when the curve is too short to tell.
 
-    >>> training_drop([{"loss": 1.0, "penalty": 0.0}] * 4 + [{"loss": 0.5, "penalty": 0.0}])
+    The cross-entropy, not the whole objective: with a decaying learning rate the penalty keeps
+    falling to the very end because the L1-penalized weights hover around zero with an amplitude
+    that shrinks with the rate, by design.  A cross-entropy still falling means the fit itself is
+    still improving.  (On the demo: paper mode 10 % over its last fifth, quick mode 1 %, the
+    paper's constant rate run for 5500 steps 0 %; docs/fidelity.md.)
+
+    >>> training_drop([{"loss": 1.0, "penalty": 0.3}] * 4 + [{"loss": 0.5, "penalty": 0.1}])
     0.5
     """
     if len(curve) < 3:
         return None
-    objective = [c["loss"] + c.get("penalty", 0.0) for c in curve]
-    earlier = objective[min(len(objective) - 2, int(round(0.8 * (len(objective) - 1))))]
-    return (earlier - objective[-1]) / max(earlier, 1e-12)
+    loss = [c["loss"] for c in curve]
+    earlier = loss[min(len(loss) - 2, int(round(0.8 * (len(loss) - 1))))]
+    return (earlier - loss[-1]) / max(earlier, 1e-12)
 
 
 def _pct(v: float) -> str:
@@ -84,15 +90,16 @@ def verdict(result) -> Verdict:
     causes, warnings = [], []
     drop = training_drop(result.training_curve)
     training = result.config
-    if drop is not None and drop > _UNCONVERGED:
-        warnings.append(f"the probe had not converged: its objective still fell {100 * drop:.0f} % over the last "
-                        "fifth of training; train longer (quick mode trains ≥ 2000 steps with a decaying rate)")
+    if drop is not None and drop > UNCONVERGED:
+        warnings.append(f"the probe had not converged: its training cross-entropy still fell {100 * drop:.0f} % over "
+                        "the last fifth of training, so more steps could still change its weights and the ranking; "
+                        "train longer (--min-steps, --epochs; quick mode trains ≥ 4000 steps with a decaying rate)")
     cost = result.noreg_accuracy - result.oracle_accuracy
     if cost > _ACCURACY_COST:
         warnings.append(f"the chosen penalty costs {100 * cost:.1f} points of accuracy against the unregularized "
                         "probe; pick a smaller λ in the λ trade-off")
     if level != "informative":
-        if drop is not None and drop > _UNCONVERGED:
+        if drop is not None and drop > UNCONVERGED:
             causes.append("probe not converged (see the warning): its weights still carry the optimizer's "
                           "early, indiscriminate steps")
         elif training.get("mode") == "paper" and not training.get("min_steps"):

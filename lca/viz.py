@@ -11,12 +11,13 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from .neurons import flat_to_layer_unit
 
 __all__ = ["ACTIVATION_SCALE", "token_heatmap", "neurons_heatmap", "grid_heatmap", "accuracy_curve",
-           "ablation_bars", "layer_bars", "tag_counts", "tag_layer_heatmap", "tag_overlap",
-           "tag_distribution_box", "tag_weight_bars", "figure_html"]
+           "ablation_bars", "training_curve", "lambda_tradeoff", "layer_bars", "tag_counts", "tag_layer_heatmap",
+           "tag_overlap", "tag_distribution_box", "tag_weight_bars", "figure_html"]
 
 # ColorBrewer RdBu, reversed so that red is positive; white exactly at the middle (zero).
 ACTIVATION_SCALE = [[0.0, "#053061"], [0.1, "#2166ac"], [0.2, "#4393c3"], [0.3, "#92c5de"], [0.4, "#d1e5f0"],
@@ -114,33 +115,124 @@ def grid_heatmap(grid: Sequence[Mapping], lambdas: Mapping, title: str = "Grid s
 
 def accuracy_curve(curve: Sequence[Mapping], oracle_accuracy: float, n_neurons: int,
                    title: str = "Accuracy when keeping only the first N neurons of each ordering") -> go.Figure:
-    """Test accuracy against N for the top, random and bottom orderings (others zeroed out)."""
+    """Test accuracy against N for the top, random and bottom orderings (others zeroed out).
+
+    Random is the mean of its draws, drawn with a ±1 sd band when the rows carry ``random_sd``
+    (results saved before several draws were made have one draw and no band).
+    """
     fig = go.Figure()
     x = [r["n_neurons"] for r in curve]
+    if curve and all("random_sd" in r for r in curve):
+        mean = np.array([100 * r["random"] for r in curve])
+        sd = np.array([100 * r["random_sd"] for r in curve])
+        draws = len(curve[0].get("random_draws") or ()) or "several"
+        fig.add_trace(go.Scatter(x=x, y=mean + sd, mode="lines", line=dict(width=0), hoverinfo="skip",
+                                 showlegend=False))
+        fig.add_trace(go.Scatter(x=x, y=mean - sd, mode="lines", line=dict(width=0), fill="tonexty",
+                                 fillcolor="rgba(127,127,127,0.25)", name=f"random ± 1 sd ({draws} draws)",
+                                 hoverinfo="skip"))
     for key in ("top", "random", "bottom"):
+        spread = [100 * r.get("random_sd", 0.0) for r in curve] if key == "random" else [0.0] * len(curve)
         fig.add_trace(go.Scatter(
             x=x, y=[100 * r[key] for r in curve], mode="lines+markers", name=key, line=dict(color=_ORDER_COLORS[key]),
-            customdata=[100 * r["fraction"] for r in curve],
-            hovertemplate=key + ": N = %{x} (%{customdata:.1f} %)<br>accuracy %{y:.2f} %<extra></extra>"))
+            customdata=[[100 * r["fraction"], s] for r, s in zip(curve, spread)],
+            hovertemplate=key + ": N = %{x} (%{customdata[0]:.1f} %)<br>accuracy %{y:.2f} %"
+                          + (" ± %{customdata[1]:.2f}" if key == "random" else "") + "<extra></extra>"))
     fig.add_hline(y=100 * oracle_accuracy, line_dash="dash", line_color="#333",
                   annotation_text=f"all {n_neurons} neurons: {100 * oracle_accuracy:.1f} %", annotation_position="top left")
     fig.update_xaxes(title="number of neurons kept (log scale)", type="log")
     fig.update_yaxes(title="test accuracy (%)", rangemode="tozero")
-    return _layout(fig, title, height=380, legend=dict(orientation="h", y=-0.25))
+    # a filled band would otherwise reverse the legend
+    return _layout(fig, title, height=380, legend=dict(orientation="h", y=-0.25, traceorder="normal"))
 
 
 def ablation_bars(oracle_accuracy: float, ablation: Mapping[str, float], fraction: float,
-                  title: str | None = None) -> go.Figure:
-    """Table 2 as bars: all neurons, and only the top / random / bottom / weight-magnitude ``fraction`` kept."""
+                  title: str | None = None, draws: int = 1) -> go.Figure:
+    """Table 2 as bars: all neurons, and only the top / random / bottom / weight-magnitude ``fraction`` kept.
+
+    Random is the mean of ``draws`` draws with its sd as an error bar (``ablation["random_sd"]``;
+    absent from results saved before several draws were made).
+    """
     names = ["all", "top", "random", "bottom", "weight_magnitude"]
     values = [oracle_accuracy] + [ablation[k] for k in names[1:]]
+    sd = float(ablation.get("random_sd", 0.0))
+    errors = [100 * sd if k == "random" else 0.0 for k in names]
     colors = ["#333333"] + [_ORDER_COLORS[k] for k in names[1:]]
     labels = ["All", "Top", "Random", "Bottom", "Wt. mag."]
-    fig = go.Figure(go.Bar(x=labels, y=[100 * v for v in values], marker_color=colors,
-                           text=[f"{100 * v:.1f}" for v in values], textposition="outside",
-                           hovertemplate="%{x}: %{y:.2f} %<extra></extra>"))
+    text = [f"{100 * v:.1f}" + (f" ± {100 * sd:.1f}" if k == "random" and "random_sd" in ablation else "")
+            for k, v in zip(names, values)]
+    hover = [f"{t} %" + (f"<br>mean of {draws} draws ± sd" if k == "random" and draws > 1 else "")
+             for k, t in zip(names, text)]
+    fig = go.Figure(go.Bar(x=labels, y=[100 * v for v in values], marker_color=colors, text=text, textposition="outside",
+                           error_y=dict(type="data", array=errors, visible="random_sd" in ablation, color="#333"),
+                           customdata=hover, hovertemplate="%{x}: %{customdata}<extra></extra>"))
     fig.update_yaxes(title="test accuracy (%)", range=[0, 110])
     return _layout(fig, title or f"Keep {100 * fraction:.0f} % of the neurons", height=340)
+
+
+def training_curve(curve: Sequence[Mapping], title: str = "Training of the oracle probe") -> go.Figure:
+    """The oracle probe's training against optimizer steps: mean cross-entropy, cross-entropy +
+    penalty (the objective) on top, development accuracy below.
+
+    ``curve``: ``LCAResult.training_curve`` rows ``{epoch, step, loss, penalty, dev_accuracy}``.
+    A converged probe's cross-entropy is flat at the right end; one still falling was stopped early.
+    (With a decaying learning rate the penalty keeps falling to the end by design.)
+    """
+    if not curve:
+        raise ValueError("training_curve needs at least one row {epoch, step, loss, penalty, dev_accuracy}; got none")
+    steps = [r["step"] for r in curve]
+    epochs = [r["epoch"] for r in curve]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.6, 0.4])
+    series = (("loss (cross-entropy)", [r["loss"] for r in curve], "#2166ac", "dot"),
+              ("loss + penalty (objective)", [r["loss"] + r.get("penalty", 0.0) for r in curve], "#b2182b", "solid"))
+    for name, y, color, dash in series:
+        fig.add_trace(go.Scatter(x=steps, y=y, mode="lines+markers", name=name, customdata=epochs,
+                                 line=dict(color=color, dash=dash), marker=dict(size=5),
+                                 hovertemplate=f"{name}<br>step %{{x}} (epoch %{{customdata}})<br>%{{y:.4f}}<extra></extra>"),
+                      row=1, col=1)
+    fig.add_trace(go.Scatter(x=steps, y=[100 * r["dev_accuracy"] for r in curve], mode="lines+markers",
+                             name="development accuracy", customdata=epochs, line=dict(color="#333"), marker=dict(size=5),
+                             hovertemplate="dev accuracy %{y:.2f} %<br>step %{x} (epoch %{customdata})<extra></extra>"),
+                  row=2, col=1)
+    fig.update_yaxes(title="per example", row=1, col=1)
+    fig.update_yaxes(title="dev accuracy (%)", row=2, col=1)
+    fig.update_xaxes(title="optimizer steps", row=2, col=1)
+    return _layout(fig, title, height=460, legend=dict(orientation="h", y=-0.18))
+
+
+def lambda_tradeoff(grid: Sequence[Mapping], lambdas: Mapping,
+                    title: str = "What each λ pair costs and what it buys") -> go.Figure:
+    """Every grid row as a point: x = accuracy cost on the development split (the (0, 0) row's
+    accuracy − the row's, in points), y = ranking sharpness (``gap``: zero-out top − mean random,
+    in points, dev split); the pair ``lambdas`` is ringed.  Good pairs sit up and to the left.
+    """
+    noreg = [r for r in grid if r["l1"] == 0 and r["l2"] == 0]
+    if not noreg:
+        raise ValueError("lambda_tradeoff needs the grid's (0, 0) row to measure the accuracy cost; got pairs "
+                         f"{[(r['l1'], r['l2']) for r in grid]}")
+    missing = [(r["l1"], r["l2"]) for r in grid if "gap" not in r]
+    if missing:
+        raise ValueError(f"lambda_tradeoff needs zero_top, zero_random and gap in every grid row; missing at {missing} "
+                         "(a result saved before grid rows recorded them)")
+    base = noreg[0]["accuracy"]
+    cost = [100 * (base - r["accuracy"]) for r in grid]
+    gap = [100 * r["gap"] for r in grid]
+    hover = [f"λ1 {_fmt_lambda(r['l1'])}, λ2 {_fmt_lambda(r['l2'])}<br>dev accuracy {100 * r['accuracy']:.2f} % "
+             f"(cost {c:.2f} points)<br>zero-out top {100 * r['zero_top']:.2f} %, random {100 * r['zero_random']:.2f} %"
+             f"<br>gap {g:.2f} points · score {r['score']:.4f}" for r, c, g in zip(grid, cost, gap)]
+    fig = go.Figure(go.Scatter(x=cost, y=gap, mode="markers", name="grid points", customdata=hover,
+                               marker=dict(size=10, color="#4393c3", line=dict(width=1, color="#053061")),
+                               hovertemplate="%{customdata}<extra></extra>"))
+    chosen = [k for k, r in enumerate(grid) if (r["l1"], r["l2"]) == (lambdas["l1"], lambdas["l2"])]
+    fig.add_trace(go.Scatter(x=[cost[k] for k in chosen], y=[gap[k] for k in chosen], mode="markers",
+                             name=f"this run: λ1 {_fmt_lambda(lambdas['l1'])}, λ2 {_fmt_lambda(lambdas['l2'])}",
+                             customdata=[hover[k] for k in chosen], hovertemplate="%{customdata}<extra>this run</extra>",
+                             marker=dict(symbol="circle-open", size=22, color="#d62728", line=dict(width=3))))
+    fig.add_hline(y=0, line_color="#999", line_width=1)
+    fig.add_vline(x=0, line_color="#999", line_width=1)
+    fig.update_xaxes(title="accuracy cost on the dev split (points below the unregularized probe)")
+    fig.update_yaxes(title="ranking sharpness: top − random kept (points, dev)")
+    return _layout(fig, title, height=420, legend=dict(orientation="h", y=-0.22))
 
 
 def layer_bars(layer_histogram: Sequence[int], n_layers: int, pair: bool = False,

@@ -110,9 +110,15 @@ if result.pair:
                "shown on every word, and a word's tag is the relation to its head.")
 
 # ---- heatmaps -----------------------------------------------------------------------------------------------
+# auto: the end whose activations argue for the tag in view (the chosen tag if the neuron is one
+# of its, else the tag of the neuron's strongest weight); the larger extreme without weights.
+tag_in_view = tag if neuron in tag_neurons else best_tag
 sign_choice = st.radio("Direction", ["auto", "positive", "negative"], horizontal=True, key="nx_sign",
-                       help="Which end of the neuron to look at; auto picks the larger of its extremes.")
-sign = {"positive": 1, "negative": -1}.get(sign_choice) or explore.preferred_sign(acts, column)
+                       help="Which end of the neuron to look at; auto follows the sign of the probe's weight for "
+                            + (f"**{tag_in_view}**" if tag_in_view else "the tag") + ".")
+sign = {"positive": 1, "negative": -1}.get(sign_choice) or (
+    explore.weight_sign(result.weights, neuron, list(result.tags).index(tag_in_view)) if tag_in_view
+    else explore.preferred_sign(acts, column))
 offsets = corpus.sentence_offsets()
 views = {"top": "Where it fires most", "random": "Random sentences", "text": "Your text"}
 state.setdefault("nx_view", "top")

@@ -9,8 +9,7 @@ from lca._validation import InputError
 from lca.datasets import DATASETS, sample_sentences
 from lca.extract import AGGREGATIONS, DEFAULT_MODEL
 from lca.pipeline import STAGES
-from lca.result import RunConfig, parse_layers
-from lca.runs import run_id
+from lca.result import TRAINING, RunConfig, parse_layers
 
 S.intro("Run an analysis",
         "Choose a model, a labelled corpus and a linguistic task; LCA trains an elastic-net probe on every neuron "
@@ -115,7 +114,7 @@ if train is not None and test is not None:
 # ---- 3. task and settings ----------------------------------------------------------------------------------
 st.subheader("3 · Task and settings")
 tasks = [t for t in train.available_tasks() if t in test.available_tasks()] if train is not None and test is not None else []
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3, c4, c5 = st.columns(5)
 if tasks and st.session_state.get("run_task") not in tasks:
     st.session_state["run_task"] = "xpos" if "xpos" in tasks else tasks[0]
 task = c1.selectbox("Task", tasks or ["(load data first)"], key="run_task" if tasks else "run_task_none",
@@ -126,6 +125,14 @@ mode = c3.selectbox("Search", ["quick", "paper"], key="run_mode",
                     format_func={"quick": "Quicker search", "paper": "Paper grid (7 × 7 λ)"}.get,
                     help="The paper's grid trains 49 probes; the quicker search explores fewer λ pairs.")
 seed = c4.number_input("Seed", 0, 2**31 - 1, 0, key="run_seed")
+n_seeds = c5.number_input("Seeds", 1, 5, 1, key="run_seeds",
+                          help="Repeat the run with seeds Seed, Seed+1, …: every figure is reported as mean ± sd over "
+                               "them (the paper averages 3). Each seed costs a full run.")
+quick, paper = TRAINING["quick"], TRAINING["paper"]
+st.caption(f"Quicker search trains converged probes: lr {quick['lr']:g} decayed {quick['schedule']}ly to 0, at least "
+           f"{quick['min_steps']:,} optimizer steps per probe. The paper grid follows Algorithm 1 literally: "
+           f"the epochs below (10 in the paper) at a {paper['schedule']} lr {paper['lr']:g}, a few hundred steps on a "
+           "small corpus, which often leaves the probe unconverged (the Overview's training curve shows it).")
 with st.expander("More settings"):
     d1, d2, d3 = st.columns(3)
     epochs = d1.number_input("Epochs per probe", 1, 100, 10, key="run_epochs")
@@ -151,17 +158,15 @@ if st.button("Run", type="primary", disabled=running or not tasks, key="run_go",
     try:
         layers = parse_layers(layers_text)
         config = RunConfig(task=task, model=model, aggregation=aggregation, mode=mode, seed=int(seed), layers=layers,
-                           epochs=int(epochs), top_fraction=float(top_fraction), drop_unseen=bool(drop_unseen))
-        rid = run_id(config, train, test)
-        if store.exists(rid):
-            store.claim(token, rid)
-            S.open_run(rid)
+                           epochs=int(epochs), top_fraction=float(top_fraction), drop_unseen=bool(drop_unseen),
+                           seeds=int(n_seeds))
+        meta = {"dataset": data_label, "train": train.name, "test": test.name,
+                "model_label": model or DEFAULT_MODEL, "config": config.to_dict()}
+        rid, started = S.launch(token, train, test, config, meta)
+        if started is None:
             st.success(f"This exact run was done before: run {rid} reopened from the cache.")
         else:
-            meta = {"dataset": data_label, "train": train.name, "test": test.name,
-                    "model_label": model or DEFAULT_MODEL, "config": config.to_dict()}
-            job = S.start_job(token, train, test, config, meta)
-            running = True
+            job, running = started, True
     except InputError as err:
         st.error(str(err))
 

@@ -72,6 +72,8 @@ def fake_run_result(loaded, train, test, cache, task: str = "xpos", seed: int = 
     """A consistent LCAResult over real activations of ``test``, without training (fast, pipeline-independent).
 
     Weights are the per-tag mean activations (centred), so the ranking, tags and neurons agree with the data.
+    Random baselines have 3 draws; the 2 × 2 grid's points cost 0, 1, 2 and 3 dev points and have gaps of
+    10, 15, 20 and 25 points; the chosen pair is (0, 1e-3).
     """
     import numpy as np
 
@@ -96,28 +98,32 @@ def fake_run_result(loaded, train, test, cache, task: str = "xpos", seed: int = 
     per_tag = dict(zip(tags, (n.tolist() for n in tag_neurons(weights, minimal, 100))))
     rng = np.random.default_rng(seed)
     curve = [{"fraction": f, "n_neurons": max(1, int(f * D)), "top": 0.5 + f / 2, "random": 0.3 + f / 2,
+              "random_sd": 0.02, "random_draws": [0.28 + f / 2, 0.3 + f / 2, 0.32 + f / 2],
               "bottom": 0.1 + f / 2} for f in (0.01, 0.1, 0.5, 1.0)]
-    grid = tuple({"l1": a, "l2": b, "score": float(rng.random()), "accuracy": 0.8, "accuracy_top": 0.7,
-                  "accuracy_bottom": 0.2} for a in (0.0, 1e-3) for b in (0.0, 1e-3))
+    grid = tuple({"l1": a, "l2": b, "score": float(rng.random()), "accuracy": 0.8 - 20 * a - 10 * b,
+                  "accuracy_top": 0.7, "accuracy_bottom": 0.2, "zero_top": 0.6, "zero_random": 0.5 - 100 * a - 50 * b,
+                  "gap": 0.1 + 100 * a + 50 * b} for a in (0.0, 1e-3) for b in (0.0, 1e-3))
+    training_curve = tuple({"epoch": e, "step": 3 * e, "loss": 2.0 / e, "penalty": 0.1, "dev_accuracy": 0.5 + e / 20}
+                           for e in range(1, 6))
     return LCAResult(
         model=loaded.name, task=task, n_layers=loaded.n_layers, layer_size=loaded.layer_size, n_neurons=D, pair=pair,
         tags=tuple(tags), n_train_words=train.n_words, n_test_words=test.n_words, lambdas={"l1": 0.0, "l2": 1e-3},
         grid=grid, oracle_accuracy=0.9, noreg_accuracy=0.88, majority_accuracy=0.3, ranking=tuple(ranking.tolist()),
-        per_tag=per_tag, ablation={"top": 0.8, "random": 0.5, "bottom": 0.2, "weight_magnitude": 0.55},
-        retrain={"top": 0.85, "random": 0.6, "bottom": 0.3},
+        per_tag=per_tag, ablation={"top": 0.8, "random": 0.5, "random_sd": 0.03, "bottom": 0.2, "weight_magnitude": 0.55},
+        retrain={"top": 0.85, "random": 0.6, "random_sd": 0.04, "random_draws": [0.56, 0.6, 0.64], "bottom": 0.3},
         minimal={"n_neurons": N, "fraction": N / D, "accuracy": 0.87, "neurons": minimal.tolist()},
         selectivity={"all": 0.3, "top": 0.4, "control_all": 0.6, "control_top": 0.45},
         probeless={"accuracy": 0.7, "n_neurons": N},
         layer_histogram=tuple(np.bincount(minimal // loaded.layer_size, minlength=loaded.n_layers * (2 if pair else 1)).tolist()),
         timings={"extract": 0.1}, config=RunConfig(task=task, model=loaded.name, device="cpu").to_dict(),
         activation_keys={"train": key_train, "test": key_test, "cache_dir": str(cache.directory.parent)},
-        curve=tuple(curve), weights=weights)
+        curve=tuple(curve), ablation_random_draws=(0.47, 0.5, 0.53), training_curve=training_curve, weights=weights)
 
 
 @pytest.fixture
 def tiny_run(app_cache, tiny_bert):
-    """A finished run over the tiny BERT (real activations, made-up probe) owned by a fresh token:
-    ``(token, run id, result)``."""
+    """A finished run over the tiny BERT (real activations, made-up probe, both corpora stored) owned by a
+    fresh token: ``(token, run id, result)``."""
     from lca.cache import ActivationCache
     from lca.extract import load_model
     from lca.result import RunConfig
@@ -127,7 +133,7 @@ def tiny_run(app_cache, tiny_bert):
     result = fake_run_result(load_model(tiny_bert, "cpu"), train, test, ActivationCache(app_cache))
     store, token = RunStore(app_cache / "runs"), new_token()
     rid = run_id(RunConfig.from_dict(result.config), train, test)
-    store.save(rid, result, test, {"dataset": "tiny"})
+    store.save(rid, result, test, {"dataset": "tiny"}, train=train)
     store.claim(token, rid)
     return token, rid, result
 

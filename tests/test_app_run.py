@@ -57,10 +57,13 @@ def test_run_reopen_and_sessions(app_cache, tiny_bert):
     assert not at.error, [e.value for e in at.error]
     assert "xpos" in at.selectbox(key="run_task").options
     at.selectbox(key="run_task").set_value("xpos")
+    # Paper mode at 2 epochs is a few optimizer steps; quick mode's 2000 per probe take minutes on a busy CPU.
+    at.selectbox(key="run_mode").set_value("paper")
     at.button(key="run_go").click().run()
     token = at.query_params["s"]
     job = wait_for_job(token)
     assert job.status == "done", job.error
+    assert app_state.store().load_train_corpus(job.rid).sentences == app_corpus(40, 1).sentences  # kept for λ picks
     at.run()
     assert not at.exception and not at.error
     assert any("finished" in s.value for s in at.success)
@@ -162,3 +165,22 @@ def test_demo_is_the_default_data(app_cache):
     assert not at.exception
     assert at.radio(key="run_data_src").value == "Demo corpus"
     assert at.error or any(c.value.startswith("Training:") for c in at.caption)  # readable either way
+
+
+def test_seeds_reach_the_run_config_and_modes_are_explained(app_cache, tiny_bert, monkeypatch):
+    started = []
+
+    def fake_start(token, train, test, config, meta):  # records the config instead of running it
+        started.append(config)
+        return app_state.Job(token, "0" * 16, config, meta, status="failed", error="not run in this test")
+
+    monkeypatch.setattr(app_state, "start_job", fake_start)
+    at = fill(new_session(), tiny_bert)
+    seeds = at.number_input(key="run_seeds")
+    assert (seeds.value, seeds.min, seeds.max) == (1, 1, 5)
+    modes = next(c.value for c in at.caption if c.value.startswith("Quicker search"))
+    assert "lr 0.01 decayed linearly" in modes and "at least 4,000 optimizer steps" in modes and "lr 0.001" in modes
+    seeds.set_value(3).run()
+    at.button(key="run_go").click().run()
+    assert not at.exception
+    assert [c.seeds for c in started] == [3] and started[0].epochs == 2

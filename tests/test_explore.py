@@ -96,3 +96,15 @@ def test_typed_sentence_prediction_and_activations(tiny_bert):
         explore.predict_words(loaded, words, np.zeros((2 * D, 2)), ["A", "B"])
     with pytest.raises(InputError, match="no words"):
         explore.sentence_activations(loaded, [], [0])
+
+
+def test_weight_sign_looks_at_the_end_that_argues_for_the_tag():
+    # Neuron 0 is very negative on NN words (the probe's weight for NN is negative) but its largest
+    # excursion is a positive outlier on a DT word: auto by extremes would show the outlier.
+    acts = np.array([[-2.0], [-2.1], [5.0], [0.1], [0.0]])
+    words, tags = ["cat", "dog", "the", "ran", "a"], ["NN", "NN", "DT", "VBD", "DT"]
+    weights = np.array([[-1.5, 0.2, 0.0]])  # tags NN, DT, VBD
+    assert explore.preferred_sign(acts, 0) == 1
+    sign = explore.weight_sign(weights, 0, 0)
+    top = explore.top_words(acts, 0, words, tags, k=2, sign=sign)
+    assert sign == -1 and [w["tag"] for w in top] == ["NN", "NN"]

@@ -58,3 +58,64 @@ def test_run_figures_build(pair):
 def test_figure_html_is_standalone():
     html = viz.figure_html(viz.tag_counts({"A": [1]}))
     assert "<html>" in html[:50] and len(html) > 1_000_000 and "<script src=\"https://cdn" not in html
+
+
+GRID = [{"l1": a, "l2": b, "score": 0.1, "accuracy": 0.9 - 10 * a - 5 * b, "accuracy_top": 0.7,
+         "accuracy_bottom": 0.2, "zero_top": 0.6, "zero_random": 0.5, "gap": 0.1 + 50 * a}
+        for a in (0.0, 1e-3, 1e-2) for b in (0.0, 1e-3)]
+
+
+def test_lambda_tradeoff_plots_every_row_and_rings_the_chosen_one():
+    fig = viz.lambda_tradeoff(GRID, {"l1": 1e-2, "l2": 1e-3})
+    points, chosen = fig.data[0], fig.data[1]
+    assert len(points.x) == len(GRID) == 6
+    # cost in points against the (0, 0) row's dev accuracy; sharpness = gap in points
+    assert list(points.x) == pytest.approx([100 * (0.9 - r["accuracy"]) for r in GRID])
+    assert list(points.y) == pytest.approx([100 * r["gap"] for r in GRID])
+    assert list(chosen.x) == pytest.approx([100 * (0.1 + 0.005)]) and list(chosen.y) == pytest.approx([60.0])
+    assert "λ1 0.01, λ2 0.001" in chosen.customdata[0] and "zero-out top 60.00 %" in chosen.customdata[0]
+    assert all("λ1" in h and "gap" in h for h in points.customdata)
+
+
+@pytest.mark.parametrize("grid, match", [
+    ([r for r in GRID if (r["l1"], r["l2"]) != (0.0, 0.0)], r"\(0, 0\) row"),
+    ([{k: v for k, v in r.items() if k != "gap"} for r in GRID], "missing at"),
+])
+def test_lambda_tradeoff_refuses_grids_it_cannot_place(grid, match):
+    with pytest.raises(ValueError, match=match):
+        viz.lambda_tradeoff(grid, {"l1": 0.0, "l2": 0.0})
+
+
+def test_training_curve_plots_loss_objective_and_dev_accuracy_against_steps():
+    curve = [{"epoch": e, "step": 7 * e, "loss": 1.0 / e, "penalty": 0.25, "dev_accuracy": 0.5 + e / 10}
+             for e in range(1, 5)]
+    fig = viz.training_curve(curve)
+    assert [t.name for t in fig.data] == ["loss (cross-entropy)", "loss + penalty (objective)", "development accuracy"]
+    assert all(list(t.x) == [7, 14, 21, 28] for t in fig.data)
+    assert list(fig.data[0].y) == pytest.approx([1.0, 0.5, 1 / 3, 0.25])
+    assert list(fig.data[1].y) == pytest.approx([1.25, 0.75, 1 / 3 + 0.25, 0.5])
+    assert list(fig.data[2].y) == pytest.approx([60.0, 70.0, 80.0, 90.0])
+    assert fig.data[2].yaxis != fig.data[0].yaxis  # accuracy on its own panel
+    with pytest.raises(ValueError, match="at least one row"):
+        viz.training_curve([])
+
+
+def test_ablation_bars_show_the_random_spread_only_when_known():
+    ablation = {"top": 0.8, "random": 0.5, "random_sd": 0.03, "bottom": 0.2, "weight_magnitude": 0.6}
+    bars = viz.ablation_bars(0.9, ablation, 0.2, draws=5).data[0]
+    assert bars.error_y.visible and list(bars.error_y.array) == pytest.approx([0, 0, 3.0, 0, 0])
+    assert bars.text[2] == "50.0 ± 3.0" and "mean of 5 draws" in bars.customdata[2]
+    old = viz.ablation_bars(0.9, {k: v for k, v in ablation.items() if k != "random_sd"}, 0.2).data[0]
+    assert not old.error_y.visible and old.text[2] == "50.0"
+
+
+def test_accuracy_curve_draws_a_band_around_the_random_mean():
+    rows = [{"fraction": f, "n_neurons": n, "top": 0.6, "random": 0.4, "random_sd": 0.05, "random_draws": [0.35, 0.45],
+             "bottom": 0.2} for f, n in ((0.1, 2), (0.5, 10))]
+    fig = viz.accuracy_curve(rows, 0.9, 20)
+    upper, lower = fig.data[0], fig.data[1]
+    assert list(upper.y) == pytest.approx([45.0, 45.0]) and list(lower.y) == pytest.approx([35.0, 35.0])
+    assert lower.fill == "tonexty" and "2 draws" in lower.name
+    assert [t.name for t in fig.data[2:]] == ["top", "random", "bottom"]
+    old = viz.accuracy_curve([{k: v for k, v in r.items() if not k.startswith("random_")} for r in rows], 0.9, 20)
+    assert [t.name for t in old.data] == ["top", "random", "bottom"]

@@ -1,0 +1,145 @@
+"""AppTests of the Overview's findings: the verdict in words, spreads of the random baselines, seeds,
+the training curve, and a λ pair picked from the trade-off run (or reopened) with a link to its parent."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+
+from test_app_pages import open_app  # noqa: E402
+from test_app_run import wait_for_job  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import app_state  # noqa: E402
+
+from lca.result import RunConfig  # noqa: E402
+from lca.runs import RunStore, run_id  # noqa: E402
+from lca.verdict import verdict  # noqa: E402
+
+OVERVIEW = "pages/overview.py"
+
+
+def save_variant(app_cache, token: str, rid: str, result, name: str, **changes) -> str:
+    """Store a copy of the tiny run with some fields changed under a new run id owned by ``token``."""
+    store = RunStore(app_cache / "runs")
+    new = hashlib.sha256(name.encode()).hexdigest()[:16]
+    store.save(new, dataclasses.replace(result, **changes), store.load_test_corpus(rid), {"dataset": name})
+    store.claim(token, new)
+    return new
+
+
+def test_overview_states_an_informative_verdict_with_its_warnings(tiny_run):
+    token, rid, result = tiny_run
+    at = open_app(token, rid, OVERVIEW)
+    assert not at.exception and not at.error
+    expected = verdict(result)
+    assert expected.level == "informative" and expected.warnings  # the fake curve is still falling
+    box = at.success[0].value
+    assert box.startswith("**Ranking informative.**") and expected.headline[1:] in box
+    assert "(3 draws)" in box and "- Warning: the probe had not converged" in box
+
+
+def test_overview_states_an_uninformative_verdict_with_causes(tiny_run, app_cache):
+    token, rid, result = tiny_run
+    flat = save_variant(app_cache, token, rid, result, "flat",
+                        ablation={**result.ablation, "top": 0.49}, n_train_words=500)
+    at = open_app(token, flat, OVERVIEW)
+    assert not at.exception and not at.success
+    box = at.error[0].value
+    assert box.startswith("**Ranking uninformative.**") and "no better than random" in box
+    assert "- Likely cause: little data: 500 training examples" in box
+
+
+def test_overview_reports_spreads_training_curve_and_tradeoff(tiny_run):
+    token, rid, result = tiny_run
+    at = open_app(token, rid, OVERVIEW)
+    table2, table5 = at.dataframe[0].value, at.dataframe[2].value
+    random_row = table2[table2["neurons kept"].str.startswith("Random")].iloc[0]
+    assert random_row["accuracy %"] == 50.0 and random_row["± sd"] == 3.0 and random_row["draws"] == 3
+    assert table5["Acc_r ± sd"].iloc[0] == 4.0 and table5["random draws"].iloc[0] == 3
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("loss + penalty (objective)" in s for s in specs) and any("grid points" in s for s in specs)
+    assert any("unconverged" in c.value for c in at.caption)
+    picker = at.selectbox(key=f"ov_pick_{rid}")
+    assert len(picker.options) == len(result.grid) and "(this run)" in picker.options[1]
+    assert at.button(key="ov_pick_go").disabled  # this run's own pair: nothing to recompute
+    assert not any(s.value.startswith("Over ") for s in at.subheader)  # one seed: no seeds table
+
+
+def test_overview_shows_every_figure_over_seeds(tiny_run, app_cache):
+    token, rid, result = tiny_run
+    figures = {"oracle_accuracy": {"values": [0.9, 0.8], "mean": 0.85, "sd": 0.0707},
+               "gap": {"values": [0.3, 0.1], "mean": 0.2, "sd": 0.1414}}
+    seeded = save_variant(app_cache, token, rid, result, "seeded", seeds={"seeds": [4, 5], "figures": figures})
+    at = open_app(token, seeded, OVERVIEW)
+    assert not at.exception
+    assert any(s.value == "Over 2 seeds" for s in at.subheader)
+    table = at.dataframe[0].value
+    assert list(table["figure"]) == ["Oracle accuracy %", "Table 2: top − random (points)"]
+    assert list(table["mean"]) == [85.0, 20.0] and list(table["seed 5"]) == [80.0, 10.0]
+    assert any("show the first seed (4)" in c.value for c in at.caption)
+
+
+def test_overview_reads_results_saved_before_findings_held(tiny_run, app_cache):
+    token, rid, result = tiny_run
+    store = RunStore(app_cache / "runs")
+    old = save_variant(app_cache, token, rid, result, "old")
+    path = store.path(old) / "result.json"
+    data = json.loads(path.read_text())
+    for key in ("training_curve", "ablation_random_draws", "seeds"):
+        del data[key]
+    del data["ablation"]["random_sd"]
+    data["retrain"] = {k: data["retrain"][k] for k in ("top", "random", "bottom")}
+    data["curve"] = [{k: v for k, v in row.items() if not k.startswith("random_")} for row in data["curve"]]
+    data["grid"] = [{k: v for k, v in row.items() if k not in ("zero_top", "zero_random", "gap")} for row in data["grid"]]
+    path.write_text(json.dumps(data))
+    at = open_app(token, old, OVERVIEW)
+    assert not at.exception, at.exception
+    assert at.success and "(1 draw)" in at.success[0].value
+    assert any("no training curve" in c.value for c in at.caption)
+    assert any("saved before the grid recorded" in c.value for c in at.caption)
+    assert at.dataframe[0].value["draws"].iloc[2] == 1
+
+
+def test_lambda_pick_starts_a_run_then_reopens_it(tiny_run, app_cache):
+    token, rid, result = tiny_run
+    store = RunStore(app_cache / "runs")
+    at = open_app(token, rid, OVERVIEW)
+    picked = (1e-3, 0.0)
+    index = [(r["l1"], r["l2"]) for r in result.grid].index(picked)
+    at.selectbox(key=f"ov_pick_{rid}").set_value(index).run()
+    at.button(key="ov_pick_go").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Run an analysis"  # sent to the Run page, which follows the job
+    job = app_state.job_for(token)
+    assert job is not None and job.config.lambdas == picked and job.meta["parent"] == rid
+    assert wait_for_job(token).status == "done", job.error
+    expected = run_id(dataclasses.replace(RunConfig.from_dict(result.config), lambdas=picked),
+                      store.load_train_corpus(rid), store.load_test_corpus(rid))
+    assert job.rid == expected and store.meta(expected)["parent"] == rid
+    assert store.meta(expected)["config"]["lambdas"] == list(picked)
+    assert store.load_train_corpus(expected) == store.load_train_corpus(rid)  # it can be picked from again
+
+    # the Run page opens the new run when it ends (AppTest forgets a page switched to by the script)
+    at.switch_page("pages/run.py").run()
+    assert at.query_params["run"] == expected
+    at.switch_page(OVERVIEW).run()
+    assert not at.exception
+    # a real tiny run: its verdict may be any level (an uninformative one is an st.error)
+    assert all(e.value.startswith("**Ranking") for e in at.error), [e.value for e in at.error]
+    assert any(rid in i.value and "picked from" in i.value for i in at.info)
+    assert len(at.selectbox(key=f"ov_pick_{rid}").options) == len(result.grid)  # not its own 1-row grid
+    at.button(key="ov_parent").click().run()
+    assert at.query_params["run"] == rid
+
+    # the same pick again: reopened from the store, no second job
+    at.selectbox(key=f"ov_pick_{rid}").set_value(index).run()
+    at.button(key="ov_pick_go").click().run()
+    assert not at.exception
+    assert app_state.job_for(token) is job and at.query_params["run"] == expected
