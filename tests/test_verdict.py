@@ -42,7 +42,7 @@ def test_causes_name_small_data_the_grid_edge_and_paper_mode():
     v = verdict(result(top=0.6, random=0.6, n_train=5000, l1=0.1, mode="paper"))
     text = " ".join(v.causes)
     assert v.level == "uninformative"
-    assert "little data: 5,000 training examples" in text
+    assert "little data: 5,000 training examples" in text and "--seeds 3" in text
     assert "λ1 = 0.1 is the largest in the grid" in text
     assert "paper mode trains 10 epochs at lr 1e-3" in text
 
