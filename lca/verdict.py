@@ -45,7 +45,7 @@ def training_drop(curve) -> float | None:
     The cross-entropy, not the whole objective: with a decaying learning rate the penalty keeps
     falling to the very end because the L1-penalized weights hover around zero with an amplitude
     that shrinks with the rate, by design.  A cross-entropy still falling means the fit itself is
-    still improving.  (On the demo: paper mode 10 % over its last fifth, quick mode 1–3 %, the
+    still improving.  (On the demo: paper mode 10–11 % over its last fifth, quick mode 1–3 %, the
     paper's constant rate run for 5500 steps 0 %; docs/fidelity.md.)
 
     >>> training_drop([{"loss": 1.0, "penalty": 0.3}] * 4 + [{"loss": 0.5, "penalty": 0.1}])
@@ -106,8 +106,10 @@ def verdict(result) -> Verdict:
             causes.append("probe not converged (see the warning): its weights still carry the optimizer's "
                           "early, indiscriminate steps")
         elif training.get("mode") == "paper" and not training.get("min_steps"):
-            causes.append("paper mode trains 10 epochs at lr 1e-3, a few hundred steps on a small corpus: "
-                          "try --mode quick, which trains to convergence")
+            steps = result.training_curve[-1]["step"] if result.training_curve else None
+            causes.append(f"paper mode trains {training.get('epochs', 10)} epochs at lr {training.get('lr') or 1e-3:g}"
+                          + (f", only {steps:,} optimizer steps here" if steps else "")
+                          + ": try --mode quick, which trains far closer to convergence")
         if result.n_train_words < _SMALL_CORPUS:
             causes.append(f"little data: {result.n_train_words:,} training examples, so the probe and its ranking "
                           "vary with the seed; add training data, or run --seeds 3 to see how much the figures move")

@@ -44,7 +44,7 @@ def test_causes_name_small_data_the_grid_edge_and_paper_mode():
     assert v.level == "uninformative"
     assert "little data: 5,000 training examples" in text and "--seeds 3" in text
     assert "λ1 = 0.1 is the largest in the grid" in text
-    assert "paper mode trains 10 epochs at lr 1e-3" in text
+    assert "paper mode trains 10 epochs at lr 0.001" in text
 
 
 def test_no_l1_penalty_is_named():
