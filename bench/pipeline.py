@@ -9,7 +9,7 @@ the seconds do not.  Data: the bundled model on UD
 English EWT dev → test, task ``xpos``; EWT train (≈205k words) for the memory figure, run in a
 child process so that its peak resident memory is its own.
 
-Quick mode trains converged probes (lr 1e-2 decayed linearly, at least 4,000 optimizer steps;
+Quick mode trains converged probes (lr 1e-2 decayed linearly, at least 8,000 optimizer steps;
 docs/fidelity.md), so since that change its units are not comparable with earlier quick-mode
 figures, nor its accuracies with paper mode's: quick mode now costs more and finds more.
 """

@@ -44,7 +44,7 @@ def _add_run(sub) -> None:
     run.add_argument("--random-draws", type=int, default=5, help="draws of every random baseline (default 5)")
     run.add_argument("--epochs", type=int, default=10, help="epochs per probe, at least (default 10, as the paper)")
     run.add_argument("--min-steps", type=int,
-                     help="at least this many optimizer steps per probe (default: paper 0, quick 4000)")
+                     help="at least this many optimizer steps per probe (default: paper 0, quick 8000)")
     run.add_argument("--lr", type=float, help="Adam's learning rate (default: paper 1e-3, quick 1e-2)")
     run.add_argument("--schedule", choices=SCHEDULES,
                      help="learning rate: constant, or linear decay to 0 (default: paper constant, quick linear)")

@@ -21,7 +21,7 @@ gradient) needs thousands of steps to bring the uninformative weights back near 
 weights' magnitudes, and so the ranking, then say little (docs/fidelity.md).  ``min_steps``
 sets a floor on optimizer steps (more epochs on a small corpus), and ``schedule="linear"``
 decays the learning rate linearly to 0, which shrinks the L1 hover at the end; quick mode
-uses lr 1e-2, linear decay and at least 4000 steps.
+uses lr 1e-2, linear decay and at least 8000 steps.
 
 :func:`train_probes` trains G probes together as one tensor program: the same start on the
 same columns, the same batch order and Adam being element-wise make each of them the probe

@@ -96,7 +96,7 @@ def verdict(result) -> Verdict:
     if drop is not None and drop > UNCONVERGED:
         warnings.append(f"the probe had not converged: its training cross-entropy still fell {100 * drop:.0f} % over "
                         "the last fifth of training, so its figures may still change with more steps (on xpos they "
-                        "sharpened: docs/fidelity.md, section B); try --min-steps 8000")
+                        "sharpened: docs/fidelity.md, section B); try --min-steps 16000")
     cost = result.noreg_accuracy - result.oracle_accuracy
     if cost > _ACCURACY_COST:
         warnings.append(f"the chosen penalty costs {100 * cost:.1f} points of accuracy against the unregularized "

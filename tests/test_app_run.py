@@ -179,7 +179,7 @@ def test_seeds_reach_the_run_config_and_modes_are_explained(app_cache, tiny_bert
     seeds = at.number_input(key="run_seeds")
     assert (seeds.value, seeds.min, seeds.max) == (1, 1, 5)
     modes = next(c.value for c in at.caption if c.value.startswith("Quicker search"))
-    assert "lr 0.01 decayed linearly" in modes and "at least 4,000 optimizer steps" in modes and "lr 0.001" in modes
+    assert "lr 0.01 decayed linearly" in modes and "at least 8,000 optimizer steps" in modes and "lr 0.001" in modes
     seeds.set_value(3).run()
     at.button(key="run_go").click().run()
     assert not at.exception

@@ -23,7 +23,7 @@ DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 OUT = ROOT / "test-output" / "browser"
 RUN_TIMEOUT = 240
 # The paper grid at 2 epochs on 150 sentences is a few optimizer steps per probe, so the demo run
-# through the UI stays within a few minutes; quick mode's converged probes (4,000 steps each) are
+# through the UI stays within a few minutes; quick mode's converged probes (8,000 steps each) are
 # checked on the whole demo by tests/test_integration.py.
 QUICK_EPOCHS, QUICK_SENTENCES, MODE = 2, 150, "Paper grid (7 × 7 λ)"
 

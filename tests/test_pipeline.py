@@ -143,7 +143,7 @@ def test_config_round_trip():
 def test_modes_train_differently_unless_told():
     assert RunConfig(mode="paper").training() == {"epochs": 10, "batch_size": 512, "lr": 1e-3, "min_steps": 0,
                                                   "schedule": "constant"}
-    assert RunConfig(mode="quick").training()["min_steps"] == 4000
+    assert RunConfig(mode="quick").training()["min_steps"] == 8000
     assert RunConfig(mode="quick", lr=1e-3, schedule="constant").training()["lr"] == 1e-3
     with pytest.raises(InputError, match="unknown run settings"):
         RunConfig.from_dict({"tsak": "upos"})
