@@ -63,8 +63,11 @@ def model_identity(name: str, path: str, revision: str | None = None, commit: st
 
 
 def activation_key(model: str, corpus_hash: str, aggregation: str, dtype: str = "float16",
-                   layers: str = "all", version: str | None = None) -> str:
+                   layers: str = "all", version: str | None = None, compute: str = "float32") -> str:
     """Deterministic key of an activation matrix.
+
+    ``dtype`` is how the matrix is stored, ``compute`` the precision the model ran in (float16 on a
+    GPU, float32 on the CPU): the two give different activations, so they never share an entry.
 
     >>> activation_key("hub:bert-base-cased@main", "0" * 64, "last", version="0.1.0")[:16]
     'fe9e6f85eed98331'
@@ -73,6 +76,8 @@ def activation_key(model: str, corpus_hash: str, aggregation: str, dtype: str = 
 
     payload = {"model": model, "corpus": corpus_hash, "aggregation": aggregation, "dtype": dtype,
                "layers": layers, "version": version or __version__, "format": CACHE_FORMAT}
+    if compute != "float32":  # added later: float32 entries keep the keys they were written under
+        payload["compute"] = compute
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

@@ -36,8 +36,9 @@ def corpus_activations(loaded: LoadedModel, corpus: Corpus, aggregation: str = "
     cache = cache or ActivationCache()
     identity = model_identity(loaded.name, loaded.path, loaded.revision,
                               getattr(loaded.model.config, "_commit_hash", None))
-    key = activation_key(identity, corpus.content_hash(), aggregation)
-    meta = {"model": loaded.name, "corpus": corpus.name, "aggregation": aggregation}
+    compute = str(loaded.dtype).removeprefix("torch.")
+    key = activation_key(identity, corpus.content_hash(), aggregation, compute=compute)
+    meta = {"model": loaded.name, "corpus": corpus.name, "aggregation": aggregation, "compute": compute}
     array, hit = cache.get_or_compute(
         key, (corpus.n_words, loaded.n_neurons),
         lambda out: extract_activations(loaded, corpus.sentences, aggregation, out=out, progress=progress), meta)

@@ -1,3 +1,7 @@
+import copy
+import dataclasses
+
+import pytest
 import numpy as np
 
 from lca.cache import ActivationCache, activation_key
@@ -13,9 +17,28 @@ def test_key_covers_every_input():
     base = dict(model="m", corpus_hash="c", aggregation="last", dtype="float16", version="1")
     keys = {activation_key(**base)}
     for name, other in [("model", "m2"), ("corpus_hash", "c2"), ("aggregation", "first"), ("dtype", "float32"),
-                        ("version", "2")]:
+                        ("version", "2"), ("compute", "float16")]:
         keys.add(activation_key(**{**base, name: other}))
-    assert len(keys) == 6
+    assert len(keys) == 7
+
+
+def test_a_gpu_and_a_cpu_extraction_never_share_an_entry(tiny_bert, tmp_path):
+    import torch
+
+    from lca.data import Corpus
+    from lca.extract import load_model
+    from lca.pipeline import corpus_activations
+
+    corpus = Corpus((("the", "cat"),), {"xpos": (("DT", "NN"),)}, name="c")
+    cpu = load_model(tiny_bert, "cpu")
+    half = dataclasses.replace(cpu, model=copy.deepcopy(cpu.model).half(), dtype=torch.float16)
+    cache = ActivationCache(tmp_path)
+    _, key_cpu, _ = corpus_activations(cpu, corpus, cache=cache)
+    try:
+        _, key_half, hit = corpus_activations(half, corpus, cache=cache)
+    except RuntimeError:  # a CPU without float16 kernels: the key alone is the point
+        pytest.skip("no float16 kernels on this CPU")
+    assert key_half != key_cpu and not hit
 
 
 def test_second_call_is_served_from_cache(tmp_path):
