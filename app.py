@@ -3,41 +3,54 @@
 Sets up the session (its token lives in the URL, so a reload keeps its runs), the page
 list and the sidebar's run picker; each page in ``pages/`` renders one view.
 """
-import streamlit as st
 
-import app_state as S
 
-st.set_page_config(page_title="LCA Explorer", page_icon=":material/neurology:", layout="wide")
+def main() -> None:
+    import streamlit as st
 
-PAGES = [
-    st.Page("pages/run.py", title="Run", icon=":material/play_circle:", default=True),
-    st.Page("pages/overview.py", title="Overview", icon=":material/table_chart:"),
-    st.Page("pages/explorer.py", title="Neuron explorer", icon=":material/neurology:"),
-    st.Page("pages/layers.py", title="Layers and properties", icon=":material/stacked_bar_chart:"),
-    st.Page("pages/playground.py", title="Playground", icon=":material/keyboard:"),
-    st.Page("pages/compare.py", title="Compare runs", icon=":material/compare_arrows:"),
-]
+    import app_state as S
 
-token = S.session_token()
-page = st.navigation(PAGES)
-rid = S.current_run_id()
+    pages = [
+        st.Page("pages/run.py", title="Run", icon=":material/play_circle:", default=True),
+        st.Page("pages/overview.py", title="Overview", icon=":material/table_chart:"),
+        st.Page("pages/explorer.py", title="Neuron explorer", icon=":material/neurology:"),
+        st.Page("pages/layers.py", title="Layers and properties", icon=":material/stacked_bar_chart:"),
+        st.Page("pages/playground.py", title="Playground", icon=":material/keyboard:"),
+        st.Page("pages/intervene.py", title="Causal check", icon=":material/power_settings_new:"),
+        st.Page("pages/compare.py", title="Compare runs", icon=":material/compare_arrows:"),
+    ]
 
-with st.sidebar:
-    st.markdown("**LCA Explorer** · Linguistic Correlation Analysis (Durrani, Dalvi & Sajjad)")
-    metas = S.store().list(token)
-    if metas:
-        ids = [m["run_id"] for m in metas]
-        labels = {m["run_id"]: S.run_label(m) for m in metas}
-        choice = st.selectbox("Current run", ids, index=ids.index(rid) if rid in ids else None,
-                              format_func=labels.get, key=f"run_picker_{rid}", placeholder="Pick a run")
-        if choice and choice != rid:
-            S.open_run(choice)
-            st.rerun()
-    else:
-        st.caption("No run yet in this session.")
-    job = S.job_for(token)
-    if job is not None and job.running:
-        st.caption(f"A run is in progress: {S.STAGE_TITLES.get(job.stage, job.stage)}.")
+    st.set_page_config(page_title="LCA Explorer", page_icon=":material/neurology:", layout="wide")
+    token = S.session_token()
+    page = st.navigation(pages)
+    rid = S.current_run_id()
 
-with S.entry_point():
-    page.run()
+    with st.sidebar:
+        st.markdown("**LCA Explorer** · Linguistic Correlation Analysis (Durrani, Dalvi & Sajjad)")
+        metas = S.store().list(token)
+        if metas:
+            ids = [m["run_id"] for m in metas]
+            labels = {m["run_id"]: S.run_label(m) for m in metas}
+            choice = st.selectbox("Current run", ids, index=ids.index(rid) if rid in ids else None,
+                                  format_func=labels.get, key=f"run_picker_{rid}", placeholder="Pick a run")
+            if choice and choice != rid:
+                S.open_run(choice)
+                st.rerun()
+        else:
+            st.caption("No run yet in this session.")
+        job = S.job_for(token)
+        if job is not None and job.running:
+            st.caption(f"A run is in progress: {S.STAGE_TITLES.get(job.stage, job.stage)}.")
+
+    with S.entry_point():
+        try:
+            page.run()
+        finally:  # once the page's imports are done
+            S.freeze_imported_objects()
+
+
+# A job process (lca.jobs, spawned) first re-runs its parent's main script under the name
+# "__mp_main__", and inside Streamlit that script is app.py: drawing the app there cost every run
+# seconds and ~44 "missing ScriptRunContext" warnings in the server's log.
+if __name__ != "__mp_main__":
+    main()

@@ -2,25 +2,28 @@
 
 Only this module and the pages import streamlit.  The model is cached as a resource
 (shared by every session, read-only); results, corpora and activations as data.
-Runs execute in a background process per browser session (:func:`start_job`); the page
-polls the job's progress, and a cancel raises from the progress callback in that process.
+Runs go through the server-wide job queue (:data:`JOBS`, :mod:`lca.jobs`), each in its own process;
+the page polls the job's progress, and a cancel raises from the progress callback in that process.
 """
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
-import multiprocessing
-import queue
+import json
 import re
+import sys
 import tempfile
 import threading
-import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
+# transformers resolves its names lazily on first use, and two sessions doing that at once raced
+# ("cannot import name 'AutoConfig' from 'transformers'"): resolve them here, under the import lock.
+from transformers import AutoConfig, AutoModel, AutoTokenizer  # noqa: F401
 from streamlit.runtime.pages_manager import PagesManager
 
 from lca import explore, viz
@@ -33,7 +36,9 @@ from lca.formats import read_corpus
 from lca.neurons import neuron_label
 from lca.pipeline import STAGES, corpus_activations
 from lca.result import LCAResult, RunConfig
-from lca.runs import RunStore, check_token, execute_run, new_token, run_id
+from lca.job_targets import execute_finetune, execute_run
+from lca.jobs import BASE_PROCESS_BYTES, Job, JobQueue
+from lca.runs import RunStore, check_token, new_token, run_id
 
 
 # app.py lists the pages with st.navigation.  Until a first st.navigation call, Streamlit treats a
@@ -85,8 +90,25 @@ def test_activations(rid: str) -> np.ndarray:
     if acts is None:
         cfg = result.config
         loaded = get_model(cfg.get("model"), cfg.get("device", "auto"), cfg.get("revision"))
-        acts, _, _ = corpus_activations(loaded, load_test_corpus(rid), cfg.get("aggregation", "last"), cache)
+        held = result.activation_keys.get("columns")  # --layers / --screen: the matrices hold only those neurons
+        acts, _, _ = corpus_activations(loaded, load_test_corpus(rid), cfg.get("aggregation", "last"), cache,
+                                        site=result.site, columns=None if held is None else np.asarray(held))
     return np.asarray(acts)
+
+
+def neuron_column(result: LCAResult, flat: int, n_columns: int) -> int:
+    """The column of ``flat`` in the run's test activations (with --layers or --screen they hold only the
+    neurons analysed)."""
+    held = result.activation_keys.get("columns")
+    if held is None:
+        return explore.neuron_column(flat, n_columns)
+    within = int(flat) % (result.n_layers * result.layer_size)
+    index = int(np.searchsorted(held, within))
+    if index >= len(held) or held[index] != within:
+        why = (f"was screened out (the run kept {result.screen['per_layer']} neurons per layer)" if result.screen
+               else "is in a layer the run did not analyse")
+        raise InputError(f"neuron {neuron_name(result, flat)} {why}")
+    return index
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -171,6 +193,11 @@ def current_run_id() -> str | None:
     wanted = st.query_params.get("run") or st.session_state.get("lca_run")
     owned = store().session_runs(token)
     rid = wanted if wanted in owned else None
+    if wanted and rid is None and st.session_state.get("_lca_refused") != wanted:
+        st.session_state["_lca_refused"] = wanted  # say it once, not on every rerun
+        st.info(f"Run `{str(wanted)[:16]}` in the address is not one of this session's runs, so it was not opened: "
+                "runs open only in the session that made them (its token is the `s` in the address): share the "
+                "whole address to show someone a run.")
     st.session_state["lca_run"] = rid
     if rid and st.query_params.get("run") != rid:
         st.query_params["run"] = rid
@@ -198,114 +225,136 @@ def require_run() -> tuple[str, LCAResult]:
 
 
 def run_label(meta: dict) -> str:
-    acc = meta.get("oracle_accuracy")
+    """What tells two runs apart: task, model, data, then search mode, seed, λ pair and site when set, the time it
+    was made and a short id (a quick and a paper run of the same task used to read the same)."""
+    import datetime as dt
+
+    config = meta.get("config") or {}
     model = Path(str(meta.get("model", "?"))).name
-    fixed = (meta.get("config") or {}).get("lambdas")  # a run at a λ pair picked from another run's grid
-    return (f"{meta.get('task', '?')} · {model} · {meta.get('dataset', '?')}"
-            + (f" · λ {fixed[0]:g}, {fixed[1]:g}" if fixed else "")
-            + (f" · {100 * acc:.1f} %" if isinstance(acc, (int, float)) else "") + f" · {meta.get('run_id', '')[:6]}")
+    fixed = config.get("lambdas")  # a run at a λ pair picked from another run's grid
+    when = dt.datetime.fromtimestamp(meta["created"]).strftime("%d %b %H:%M") if meta.get("created") else None
+    parts = [meta.get("task", "?"), model, meta.get("dataset", "?"), config.get("mode"),
+             f"seed {config['seed']}" if config.get("seed") else None,
+             f"λ {fixed[0]:g}, {fixed[1]:g}" if fixed else None,
+             "MLP neurons" if config.get("site") == "mlp" else None, when, meta.get("run_id", "")[:6]]
+    return " · ".join(str(p) for p in parts if p)
 
 
 def neuron_name(result: LCAResult, flat: int) -> str:
-    return neuron_label(flat, result.layer_size, result.n_layers, result.pair)
+    return neuron_label(flat, result.layer_size, result.n_layers, result.pair, result.site)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Background runs
 #
-# Each run executes in its own process (spawned: a fresh interpreter), so a long probe training never
-# competes with the server's threads for the GIL and a crash cannot take the server down.  A watcher
-# thread per run copies the child's progress messages into the Job the pages poll.
-_MP = multiprocessing.get_context("spawn")
+# One queue for the whole server (lca.jobs): a few runs at a time, the rest wait in order; a session
+# that starts a run identical to a queued or running one follows that job instead of computing again.
+JOBS = JobQueue()
 
 
-@dataclass
-class Job:
+@dataclass(frozen=True)
+class SessionJob:
+    """A queued or running job as one session sees it."""
+
     token: str
-    rid: str
-    config: RunConfig
-    meta: dict
-    stages: dict = field(default_factory=lambda: {s: 0.0 for s in STAGES})
-    stage: str = "load"
-    status: str = "running"  # running | done | failed | cancelled
-    error: str | None = None
-    started: float = field(default_factory=time.time)
-    finished: float | None = None
-    cancel: object = field(default_factory=_MP.Event)  # .set() from the Cancel button, seen by the child
-    seen: bool = False  # the page has shown the final status once
+    job: Job
+
+    rid = property(lambda self: self.job.key)
+    config = property(lambda self: self.job.info.get("config"))
+    meta = property(lambda self: self.job.info.get("meta"))
+    value = property(lambda self: self.job.value)
+    stages = property(lambda self: self.job.stages)
+    stage = property(lambda self: self.job.stage)
+    error = property(lambda self: self.job.error)
+    started = property(lambda self: self.job.started or self.job.submitted)
+    finished = property(lambda self: self.job.finished)
+    status = property(lambda self: JOBS.status_for(self.token, self.job))
+    running = property(lambda self: self.status in ("queued", "running"))
+    position = property(lambda self: JOBS.position(self.job))
+    wait_estimate = property(lambda self: JOBS.wait_estimate(self.job))
+    others = property(lambda self: len(self.job.watchers) - (self.token in self.job.watchers))
 
     @property
-    def running(self) -> bool:
-        return self.status == "running"
+    def seen(self) -> bool:
+        return self.rid in st.session_state.setdefault("_lca_seen_runs", set())
+
+    def mark_seen(self) -> None:
+        st.session_state.setdefault("_lca_seen_runs", set()).add(self.rid)
+
+    def cancel(self) -> None:
+        JOBS.detach(self.token, self.job.kind)
 
 
-_JOBS: dict[str, Job] = {}
-_JOBS_LOCK = threading.Lock()
-CANCEL_GRACE_S = 20.0  # a child that ignores a cancel this long is terminated
+_FREEZE = {"lock": threading.Lock(), "modules": 0}  # len(sys.modules) at the last freeze
 
 
-def job_for(token: str) -> Job | None:
-    with _JOBS_LOCK:
-        return _JOBS.get(token)
+def freeze_imported_objects() -> None:
+    """Take the objects of newly imported modules out of the garbage collector's view (called after
+    each full script run; cheap unless modules were imported since the last call).
+
+    Streamlit runs ``gc.collect(2)`` after every script run, fragment reruns included
+    (``runner.postScriptGC``). Over the ~300,000 objects of torch, transformers, pandas and plotly
+    that took 0.1-0.3 s of CPU each time, and the Run page's progress panel reruns every second in
+    every waiting session: in the 10-session load test the server took both cores and the one shared
+    job never finished. Pressing Run imports ~1,200 more modules (160,000 objects), hence "after each
+    run". Collected first, so no garbage is frozen; then a collection takes well under a millisecond.
+    """
+    with _FREEZE["lock"]:
+        if len(sys.modules) > _FREEZE["modules"]:
+            gc.collect()
+            gc.freeze()
+            _FREEZE["modules"] = len(sys.modules)
 
 
-def _apply(job: Job, message: tuple) -> None:
-    kind = message[0]
-    if kind == "progress":
-        _, stage, fraction = message
-        job.stage, job.stages[stage] = stage, max(job.stages.get(stage, 0.0), min(1.0, fraction))
-    elif kind == "done":
-        job.status = "done"
-    elif kind == "cancelled":
-        job.status = "cancelled"
-    elif kind == "failed":
-        job.status, job.error = "failed", message[1]
+def job_for(token: str, kind: str = "run") -> SessionJob | None:
+    job = JOBS.job_for(token, kind)
+    return None if job is None else SessionJob(token, job)
 
 
-def _watch(job: Job, process, messages) -> None:
-    cancelled_at = None
-    try:
-        while job.running:
-            try:
-                _apply(job, messages.get(timeout=0.3))
-                continue
-            except queue.Empty:
-                pass
-            if job.cancel.is_set():
-                cancelled_at = cancelled_at or time.time()
-                if time.time() - cancelled_at > CANCEL_GRACE_S:
-                    process.terminate()
-                    job.status = "cancelled"
-            if not process.is_alive():
-                try:  # the last messages may still be in the pipe
-                    while job.running:
-                        _apply(job, messages.get(timeout=1.0))
-                except queue.Empty:
-                    job.status = "failed"
-                    job.error = f"the run's process ended without a result (exit code {process.exitcode})"
-    finally:
-        job.finished = time.time()
-        process.join(timeout=5)
+def _run_memory(config: RunConfig, train: Corpus, test: Corpus) -> int:
+    """Resident bytes the run's process is expected to need (the queue's memory admission)."""
+    from lca.memory import _shape_of_model, plan_run
+
+    shape = _shape_of_model(config)
+    if shape is None:
+        return BASE_PROCESS_BYTES
+    tags = len({t for column in train.columns.values() for s in column for t in s}) or 50
+    plan = plan_run(shape, config.site, train.n_words + test.n_words, tags, config.layers, config.screen,
+                    config.task == "dep-pair", False)
+    return BASE_PROCESS_BYTES + plan.ram_bytes
 
 
-def start_job(token: str, train: Corpus, test: Corpus, config: RunConfig, meta: dict) -> Job:
-    """Start the run in a background process for this session (one at a time per session)."""
-    with _JOBS_LOCK:
-        old = _JOBS.get(token)
-        if old is not None and old.running:
-            raise InputError("a run is already in progress in this session: wait for it or cancel it")
-        job = Job(token, run_id(config, train, test), config, meta)
-        _JOBS[token] = job
-    messages = _MP.Queue()
-    process = _MP.Process(target=execute_run, name=f"lca-run-{job.rid}", daemon=True,
-                          args=(messages, job.cancel, token, job.rid, train, test, config, meta,
-                                str(store().root)))
-    process.start()
-    threading.Thread(target=_watch, args=(job, process, messages), name=f"lca-watch-{job.rid}", daemon=True).start()
-    return job
+def start_job(token: str, train: Corpus, test: Corpus, config: RunConfig, meta: dict) -> SessionJob:
+    """Queue the run (one at a time per session), or follow the identical run another session queued."""
+    rid = run_id(config, train, test)
+    current = job_for(token)
+    if current is not None and current.running and current.rid != rid:
+        raise InputError("a run is already in progress in this session: wait for it or cancel it")
+    root = str(store().root)
+
+    def give_to_watchers(job: Job) -> None:  # in the queue's thread: no Streamlit calls here
+        runs = RunStore(root)
+        for watcher in job.watchers:
+            runs.claim(watcher, job.key)
+
+    job = JOBS.submit(token, rid, "run", execute_run, (None, rid, train, test, config, meta, root),
+                      memory=_run_memory(config, train, test), info={"config": config, "meta": meta},
+                      on_done=give_to_watchers)
+    return SessionJob(token, job)
 
 
-def launch(token: str, train: Corpus, test: Corpus, config: RunConfig, meta: dict) -> tuple[str, Job | None]:
+def start_finetune(token: str, config, out: Path) -> SessionJob:
+    """Queue a fine-tune into ``out`` (one at a time per session; the same settings and folder attach)."""
+    current = job_for(token, "finetune")
+    key = "finetune:" + hashlib.sha256(json.dumps([config.to_dict(), str(out)], sort_keys=True).encode()).hexdigest()[:16]
+    if current is not None and current.running and current.rid != key:
+        raise InputError("a fine-tune is already in progress in this session: wait for it or cancel it")
+    job = JOBS.submit(token, key, "finetune", execute_finetune, (config.to_dict(), str(out)),
+                      memory=2 * BASE_PROCESS_BYTES, info={"config": config, "out": str(out)})
+    return SessionJob(token, job)
+
+
+def launch(token: str, train: Corpus, test: Corpus, config: RunConfig, meta: dict) -> tuple[str, SessionJob | None]:
     """The run of ``config`` on these corpora: ``(run id, None)`` when an identical run is in the
     store (reopened, and now owned by the session), else ``(run id, job)`` started in the background."""
     rid, runs = run_id(config, train, test), store()
@@ -326,7 +375,7 @@ def grid_run(rid: str) -> str:
         return rid
 
 
-def recompute_at(token: str, rid: str, l1: float, l2: float) -> tuple[str, Job | None]:
+def recompute_at(token: str, rid: str, l1: float, l2: float) -> tuple[str, SessionJob | None]:
     """Run ``rid`` again, same config and data, with the oracle trained at ``(l1, l2)`` instead of
     the grid search's choice (see :func:`launch`); the new run's meta names the run whose grid the
     pair came from as ``parent``.  The pair that search chose reopens the searched run itself."""

@@ -21,7 +21,12 @@ from .probeless import probeless_ranking
 from .rank import lca_ranking, random_ranking, tag_neurons, weight_magnitude_ranking
 from .result import LCAResult, RunConfig, load_result, save_result
 from .select import minimal_subset
+from .sites import SITES, SiteLayout, site_layout  # noqa: E402  (neuron sites: hidden states, MLP neurons)
+from .memory import MemoryPlan, plan_run  # noqa: E402
+from .screen import screen_neurons  # noqa: E402
 from . import explore, runs, viz  # noqa: E402  (modules: neuron exploration, the run store, plotly figures)
+from .intervene import extract_silenced, silenced  # noqa: E402  (causal check: silence neurons in the model)
+from .intervene_run import InterventionResult, run_intervention  # noqa: E402
 
 __all__ = [
     "InputError", "ActivationCache", "activation_key", "TASKS", "Corpus", "Examples", "control_labels",
@@ -32,4 +37,6 @@ __all__ = [
     "corpus_activations", "run_lca", "ElasticNetProbe", "ProbeWeights", "accuracy", "predict", "train_probes",
     "probeless_ranking", "lca_ranking", "random_ranking", "tag_neurons", "weight_magnitude_ranking", "LCAResult",
     "RunConfig", "load_result", "save_result", "minimal_subset", "explore", "runs", "viz", "__version__",
+    "SITES", "SiteLayout", "site_layout", "MemoryPlan", "plan_run", "screen_neurons",
+    "silenced", "extract_silenced", "InterventionResult", "run_intervention",
 ]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-__all__ = ["InputError", "check_choice", "check_positive", "check_fraction", "read_text_lines"]
+__all__ = ["InputError", "check_choice", "check_positive", "check_fraction", "check_file", "read_text_lines"]
 
 
 class InputError(ValueError):
@@ -31,14 +31,27 @@ def check_fraction(name: str, value, low_open: bool = True) -> None:
         raise InputError(f"{name} must be a fraction in {'(0' if low_open else '[0'}, 1]; got {value!r}")
 
 
-def read_text_lines(path) -> list[str]:
-    """Lines of a UTF-8 file without line endings; a bad byte is reported with its line."""
+def check_file(path) -> None:
+    """Refuse a path that is not a readable file, saying what it is instead."""
     from pathlib import Path
 
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a directory; give the file inside it (e.g. {path}/train.conllu)")
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    raw = path.read_bytes()
+
+
+def read_text_lines(path) -> list[str]:
+    """Lines of a UTF-8 file without line endings; a bad byte is reported with its line.
+
+    A leading byte-order mark (what several Windows editors write) is dropped.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    check_file(path)
+    raw = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
     lines = []
     for number, chunk in enumerate(raw.split(b"\n"), start=1):
         try:

@@ -31,8 +31,8 @@ import numpy as np
 from ._validation import InputError
 from .result import LCAResult, load_result
 
-__all__ = ["Comparison", "compare_results", "compare_runs", "mean_layer", "jaccard", "tag_overlap_matrix",
-           "format_report", "write_report", "parallel_corpora", "run_parallel", "TABLE_COLUMNS"]
+__all__ = ["Comparison", "compare_results", "compare_runs", "result_row", "sweep_runs", "mean_layer", "jaccard",
+           "tag_overlap_matrix", "format_report", "write_report", "parallel_corpora", "run_parallel", "TABLE_COLUMNS"]
 
 # (key, header) of the accuracy table, in print order; accuracies are percentages.
 TABLE_COLUMNS = (("model", "model"), ("task", "task"), ("n_layers", "layers"), ("oracle", "oracle %"),
@@ -90,6 +90,14 @@ def _halves_folded(result: LCAResult) -> np.ndarray:
     return hist.reshape(-1, result.n_layers).sum(0) if result.pair else hist
 
 
+def _depth(result: LCAResult, layer):
+    """Relative depth of a layer: 0 = embeddings, 1 = last block.  Block k's MLP neurons sit inside hidden
+    layer k + 1, so MLP-site runs and hidden-site runs share the scale."""
+    if getattr(result, "site", "hidden") == "mlp":
+        return (np.asarray(layer) + 1) / max(result.n_layers, 1)
+    return np.asarray(layer) / max(result.n_layers - 1, 1)
+
+
 def mean_layer(result: LCAResult) -> float:
     """Mean layer (0 = embeddings) of the run's minimal set; NaN when the set is empty."""
     counts = _halves_folded(result)
@@ -135,6 +143,23 @@ def _row(label: str, r: LCAResult, mean: float, depth: float) -> dict:
             "probeless": _pct(r.probeless.get("accuracy")), "mean_layer": round(mean, 3), "mean_depth": round(depth, 3)}
 
 
+def result_row(result: LCAResult, label: str = "") -> dict:
+    """One row of the accuracy table (:data:`TABLE_COLUMNS` keys plus ``label``) for one run."""
+    mean = mean_layer(result)
+    return _row(label, result, mean, float(_depth(result, mean)))
+
+
+def sweep_runs(sweep_dir) -> tuple[list[Path], list[str]]:
+    """``(run folders, labels)`` of the finished runs of a sweep folder (``python -m lca sweep --out``)."""
+    sweep_dir = Path(sweep_dir)
+    try:
+        rows = json.loads((sweep_dir / "sweep.json").read_text(encoding="utf-8"))["runs"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise InputError(f"{sweep_dir}: not a sweep folder with a readable sweep.json ({err})") from None
+    done = [r for r in rows if r.get("status") in ("done", "skipped") and (sweep_dir / r["dir"] / "result.json").is_file()]
+    return [sweep_dir / r["dir"] for r in done], [r["label"] for r in done]
+
+
 def _unique(labels: Sequence[str]) -> tuple[str, ...]:
     out, seen = [], {}
     for label in labels:
@@ -150,15 +175,16 @@ def compare_results(results: Sequence[LCAResult], labels: Sequence[str] | None =
         raise InputError(f"a comparison needs at least 2 runs; got {len(results)}")
     if labels is not None and len(labels) != len(results):
         raise InputError(f"give one label per run: {len(labels)} labels for {len(results)} runs")
-    labels = _unique(labels or [f"{r.task} · {Path(str(r.model)).name}" for r in results])
+    labels = _unique(labels or [f"{r.task} · {Path(str(r.model)).name}{' · mlp' if r.site == 'mlp' else ''}"
+                                for r in results])
     layers, means, depths = [], [], []
     for r in results:
         counts = _halves_folded(r)
         total = max(int(counts.sum()), 1)
-        depth_axis = np.arange(r.n_layers) / max(r.n_layers - 1, 1)
+        depth_axis = _depth(r, np.arange(r.n_layers))
         layers.append({"counts": counts.tolist(), "shares": (counts / total).tolist(), "depth": depth_axis.tolist()})
         means.append(mean_layer(r))
-        depths.append(means[-1] / max(r.n_layers - 1, 1))
+        depths.append(float(_depth(r, means[-1])))
     rows = tuple(_row(lab, r, m, d) for lab, r, m, d in zip(labels, results, means, depths))
     shifts = tuple({"from": labels[0], "to": labels[i], "mean_layer_before": round(means[0], 3),
                     "mean_layer_after": round(means[i], 3), "delta_layer": round(means[i] - means[0], 3),
@@ -194,8 +220,15 @@ def _folder_label(path: Path) -> str:
 
 
 def compare_runs(run_dirs: Sequence, labels: Sequence[str] | None = None) -> Comparison:
-    """Load run folders (``lca run --out``) and compare them; labels default to the folder names."""
-    paths = [Path(p) for p in run_dirs]
+    """Load run folders (``lca run --out``) and compare them; labels default to the folder names.
+
+    A sweep folder (``lca sweep --out``) stands for its finished runs, labelled as in its table.
+    """
+    paths, sweep_labels = [], []
+    for p in map(Path, run_dirs):  # a sweep folder stands for its finished runs
+        found = sweep_runs(p) if (p / "sweep.json").is_file() else ([p], [_folder_label(p)])
+        paths += found[0]
+        sweep_labels += found[1]
     if len(paths) < 2:
         raise InputError(f"compare needs at least 2 run folders; got {len(paths)}")
     results = []
@@ -203,7 +236,7 @@ def compare_runs(run_dirs: Sequence, labels: Sequence[str] | None = None) -> Com
         if not (path / "result.json").is_file() and not path.is_file():
             raise InputError(f"{path}: no result.json there; give folders written by `python -m lca run --out`")
         results.append(load_result(path))
-    return compare_results(results, labels or [_folder_label(p) for p in paths])
+    return compare_results(results, labels or sweep_labels)
 
 
 def _fmt(v) -> str:

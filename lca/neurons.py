@@ -5,6 +5,10 @@ layer ``k`` the output of transformer block ``k``; its flat index in the concate
 activation matrix is ``layer * layer_size + unit``.  For the dependency-pair task the
 feature vector is ``[head activations | dependent activations]``, so flat ids in
 ``[n_neurons, 2 * n_neurons)`` belong to the dependent.
+
+At the ``mlp`` site (:mod:`lca.sites`) layer ``k`` is block ``k``'s MLP activation, numbered from 0
+as in the model's module names, and names carry the site: ``'mlp 12:4031'``.  Hidden-site names
+stay as they were (``'3:120'``).
 """
 from __future__ import annotations
 
@@ -14,15 +18,17 @@ import numpy as np
 
 __all__ = ["layer_name", "neuron_label", "flat_to_layer_unit", "layer_unit_to_flat", "parse_neuron"]
 
-_PARSE = re.compile(r"^\s*(?:(head|dep)[\s:/]+)?(\d+)\s*[:/,]\s*(\d+)\s*$")
+_PARSE = re.compile(r"^\s*(?:(head|dep)[\s:/]+)?(?:(hidden|mlp)[\s:/]+)?(\d+)\s*[:/,]\s*(\d+)\s*$")
 
 
-def layer_name(layer: int) -> str:
+def layer_name(layer: int, site: str = "hidden") -> str:
     """The one name of a layer, used in labels, cache keys and files.
 
-    >>> layer_name(0), layer_name(3)
-    ('embeddings', 'layer3')
+    >>> layer_name(0), layer_name(3), layer_name(0, "mlp")
+    ('embeddings', 'layer3', 'mlp0')
     """
+    if site == "mlp":
+        return f"mlp{layer}"
     return "embeddings" if layer == 0 else f"layer{layer}"
 
 
@@ -55,25 +61,28 @@ def layer_unit_to_flat(layer: int, unit: int, layer_size: int, n_layers: int, ha
     return half * n_layers * layer_size + layer * layer_size + unit
 
 
-def neuron_label(flat: int, layer_size: int, n_layers: int, pair: bool = False) -> str:
-    """Human label of a flat id: ``'3:120'``, or ``'dep 3:120'`` for pair tasks.
+def neuron_label(flat: int, layer_size: int, n_layers: int, pair: bool = False, site: str = "hidden") -> str:
+    """Human label of a flat id: ``'3:120'``, ``'dep 3:120'`` for pair tasks, ``'mlp 3:120'`` at the MLP site.
 
-    >>> neuron_label(385, 384, 7)
-    '1:1'
+    >>> neuron_label(385, 384, 7), neuron_label(3073, 3072, 12, site="mlp")
+    ('1:1', 'mlp 1:1')
     """
     half, layer, unit = (int(v) for v in flat_to_layer_unit(flat, layer_size, n_layers))
-    core = f"{layer}:{unit}"
+    core = f"{'mlp ' if site == 'mlp' else ''}{layer}:{unit}"
     return f"{('head', 'dep')[half]} {core}" if pair else core
 
 
-def parse_neuron(text: str, layer_size: int, n_layers: int) -> int:
-    """Parse ``'layer:unit'`` (optionally prefixed ``head``/``dep``) into a flat id.
+def parse_neuron(text: str, layer_size: int, n_layers: int, site: str = "hidden") -> int:
+    """Parse ``'layer:unit'`` (optionally prefixed ``head``/``dep``, then the site) into a flat id.
 
-    >>> parse_neuron("1:1", 384, 7), parse_neuron("dep 0:0", 384, 7)
-    (385, 2688)
+    >>> parse_neuron("1:1", 384, 7), parse_neuron("dep 0:0", 384, 7), parse_neuron("mlp 1:1", 3072, 12, "mlp")
+    (385, 2688, 3073)
     """
     match = _PARSE.match(str(text))
     if not match:
-        raise ValueError(f"neuron must look like 'layer:unit' (e.g. '3:120'), got {text!r}")
+        example = "mlp 3:120" if site == "mlp" else "3:120"
+        raise ValueError(f"neuron must look like 'layer:unit' (e.g. {example!r}), got {text!r}")
+    if match.group(2) and match.group(2) != site:
+        raise ValueError(f"neuron {text!r} names the {match.group(2)} site, but these neurons are at the {site} site")
     half = 1 if match.group(1) == "dep" else 0
-    return layer_unit_to_flat(int(match.group(2)), int(match.group(3)), layer_size, n_layers, half)
+    return layer_unit_to_flat(int(match.group(3)), int(match.group(4)), layer_size, n_layers, half)

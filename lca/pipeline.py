@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import time
+import warnings
 from contextlib import contextmanager
 from typing import Callable
 
@@ -16,32 +18,52 @@ from .data import Corpus, Examples, control_labels, task_examples
 from .extract import LoadedModel, extract_activations, load_model
 from .features import Features
 from .grid import fixed_point, grid_search, quick_grid_search
+from .memory import preflight
 from .probe import accuracy
 from .probeless import probeless_ranking
 from .rank import bottom_ranking, lca_ranking, random_rankings, tag_neurons, weight_magnitude_ranking
 from .result import LCAResult, RunConfig
 from .seeds import aggregate_seeds
+from .screen import screen_neurons
 from .select import minimal_subset
+from .sites import SiteLayout, site_layout
 
-__all__ = ["run_lca", "corpus_activations", "STAGES"]
+__all__ = ["run_lca", "corpus_activations", "corpus_key", "STAGES"]
 
 STAGES = ("load", "extract", "grid", "minimal", "ablation", "probeless", "retrain", "selectivity")
 Progress = Callable[[str, float], None]
 
 
-def corpus_activations(loaded: LoadedModel, corpus: Corpus, aggregation: str = "last",
-                       cache: ActivationCache | None = None,
-                       progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, str, bool]:
-    """``(activations (n_words, D) float16, cache key, was_cached)`` of a corpus, through the disk cache."""
-    cache = cache or ActivationCache()
+def corpus_key(loaded: LoadedModel, corpus: Corpus, aggregation: str, site: str = "hidden",
+               columns: np.ndarray | None = None) -> tuple[str, dict]:
+    """``(cache key, meta)`` of a corpus's activations under ``loaded`` (:func:`lca.cache.activation_key`)."""
     identity = model_identity(loaded.name, loaded.path, loaded.revision,
                               getattr(loaded.model.config, "_commit_hash", None))
     compute = str(loaded.dtype).removeprefix("torch.")
-    key = activation_key(identity, corpus.content_hash(), aggregation, compute=compute)
-    meta = {"model": loaded.name, "corpus": corpus.name, "aggregation": aggregation, "compute": compute}
+    held = "all" if columns is None else "columns:" + hashlib.sha256(np.asarray(columns, np.int64)).hexdigest()
+    key = activation_key(identity, corpus.content_hash(), aggregation, layers=held, compute=compute, site=site)
+    return key, {"model": loaded.name, "corpus": corpus.name, "aggregation": aggregation, "compute": compute,
+                 "site": site}
+
+
+def corpus_activations(loaded: LoadedModel, corpus: Corpus, aggregation: str = "last",
+                       cache: ActivationCache | None = None,
+                       progress: Callable[[int, int], None] | None = None, site: str = "hidden",
+                       columns: np.ndarray | None = None) -> tuple[np.ndarray, str, bool]:
+    """``(activations (n_words, D) float16, cache key, was_cached)`` of a corpus, through the disk cache.
+
+    ``site`` picks the neurons (:mod:`lca.sites`); ``columns`` (sorted flat ids of the site) keeps
+    only those, in that order (a screened run).
+    """
+    cache = cache or ActivationCache()
+    key, meta = corpus_key(loaded, corpus, aggregation, site, columns)
+    width = site_layout(loaded, site).n_neurons if columns is None else len(columns)
     array, hit = cache.get_or_compute(
-        key, (corpus.n_words, loaded.n_neurons),
-        lambda out: extract_activations(loaded, corpus.sentences, aggregation, out=out, progress=progress), meta)
+        key, (corpus.n_words, width),
+        lambda out: extract_activations(loaded, corpus.sentences, aggregation, out=out, progress=progress, site=site,
+                                        columns=columns), meta)
+    if key in cache.repaired:  # said once on the command line; the result keeps it for the app
+        warnings.warn(f"recomputed the activations of {corpus.name}: the cached file was damaged")
     return array, key, hit
 
 
@@ -61,18 +83,29 @@ def _dev_split(corpus: Corpus, examples: Examples, fraction: float, seed: int) -
     return np.nonzero(~is_dev)[0], np.nonzero(is_dev)[0]
 
 
-def _encode_labels(train: Examples, test: Examples, drop_unseen: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(classes, y_train, y_test, kept test indices)``."""
+def unseen_tags(train: Examples, test: Examples) -> dict[str, int]:
+    """Test tags that never occur in training, with their word counts, most frequent first."""
+    test_labels = np.asarray(test.labels)
+    unseen, counts = np.unique(test_labels[~np.isin(test_labels, np.asarray(train.labels))], return_counts=True)
+    order = np.lexsort((unseen, -counts))
+    return {str(unseen[i]): int(counts[i]) for i in order}
+
+
+def _encode_labels(train: Examples, test: Examples, drop_unseen: bool, where: tuple[str, str]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
+    """``(classes, y_train, y_test, kept test indices, dropped words per unseen tag)``."""
     classes = np.unique(np.asarray(train.labels))
     test_labels = np.asarray(test.labels)
-    seen = np.isin(test_labels, classes)
-    if not seen.all() and not drop_unseen:
-        unseen, counts = np.unique(test_labels[~seen], return_counts=True)
-        listing = ", ".join(f"{str(t)!r} ({c} words)" for t, c in zip(unseen[:10], counts[:10]))
-        raise InputError(f"test tags never seen in training: {listing}; add them to the training data or "
-                         "drop those words with --drop-unseen")
-    kept = np.nonzero(seen)[0]
-    return classes, np.searchsorted(classes, np.asarray(train.labels)), np.searchsorted(classes, test_labels[kept]), kept
+    dropped = unseen_tags(train, test)
+    if dropped and not drop_unseen:
+        listing = ", ".join(f"{t!r} ({c} words)" for t, c in list(dropped.items())[:10])
+        more = f" and {len(dropped) - 10} more tags" if len(dropped) > 10 else ""
+        raise InputError(f"{sum(dropped.values())} words of the test data ({where[1]}) have tags never seen in the "
+                         f"training data ({where[0]}): {listing}{more}; add them to the training data or drop those "
+                         "words with --drop-unseen")
+    kept = np.nonzero(np.isin(test_labels, classes))[0]
+    return (classes, np.searchsorted(classes, np.asarray(train.labels)), np.searchsorted(classes, test_labels[kept]),
+            kept, dropped)
 
 
 @contextmanager
@@ -86,15 +119,18 @@ def _stage(name: str, timings: dict, progress: Progress | None):
         progress(name, 1.0)
 
 
-def _layer_columns(layers, loaded: LoadedModel, pair: bool) -> np.ndarray | None:
-    """Flat ids of the neurons of ``layers`` (both halves for pair tasks); None for every layer."""
-    if layers is None:
+def _layer_columns(layers, layout: SiteLayout, name: str, pair: bool,
+                   held: np.ndarray | None = None) -> np.ndarray | None:
+    """Flat ids of the neurons analysed: those of ``layers``, or ``held`` (a screen's); both halves for
+    pair tasks; None for every neuron."""
+    if held is None and layers is None:
         return None
-    bad = [layer for layer in layers if layer >= loaded.n_layers]
+    bad = [layer for layer in layers or () if layer >= layout.n_layers]
     if bad:
-        raise InputError(f"layers {bad} do not exist: {loaded.name} has layers 0 (embeddings) to {loaded.n_layers - 1}")
-    one = np.concatenate([np.arange(layer * loaded.layer_size, (layer + 1) * loaded.layer_size) for layer in layers])
-    return np.concatenate([one, one + loaded.n_neurons]) if pair else one
+        raise InputError(f"layers {bad} do not exist: {name} has {layout.describe()}")
+    one = held if held is not None else np.concatenate(
+        [np.arange(layer * layout.layer_size, (layer + 1) * layout.layer_size) for layer in layers])
+    return np.concatenate([one, one + layout.n_neurons]) if pair else one
 
 
 def _layer_histogram(neurons: np.ndarray, n_layers: int, layer_size: int, pair: bool) -> list[int]:
@@ -132,20 +168,37 @@ def _run_once(train: Corpus, test: Corpus, config: RunConfig, loaded: LoadedMode
     timings: dict[str, float] = {}
     cache = cache or ActivationCache()
     ex_train, ex_test = task_examples(train, config.task), task_examples(test, config.task)
-    classes, y_all, y_test, kept = _encode_labels(ex_train, ex_test, config.drop_unseen)
+    classes, y_all, y_test, kept, dropped = _encode_labels(ex_train, ex_test, config.drop_unseen,
+                                                           (train.name, test.name))
     fit_idx, dev_idx = _dev_split(train, ex_train, config.dev_fraction, config.seed)
+    pair = ex_train.rows.ndim == 2
+    # Refuse what cannot fit in memory or on disk before loading anything (the numbers are in the message).
+    preflight(config, loaded, train.n_words + test.n_words, len(classes), pair, cache.directory)
     with _stage("load", timings, progress):
         loaded = loaded or load_model(config.model, config.device, config.revision, config.trust_remote_code)
+    layout = site_layout(loaded, config.site)
     with _stage("extract", timings, progress) as report:
+        screen, share = None, 0.0
+        if config.screen is not None:  # one streamed pass over the training words, then only the kept columns
+            share = train.n_words / (2 * train.n_words + test.n_words)
+            screen = screen_neurons(loaded, train.sentences, ex_train.rows[fit_idx], y_all[fit_idx], len(classes),
+                                    config.screen, _layer_columns(config.layers, layout, loaded.name, False)
+                                    if config.layers else np.arange(layout.n_neurons), layout.layer_size,
+                                    config.aggregation, config.site, lambda done, total: report(share * done / total))
+        held = None if screen is None else screen.columns
+        if held is None and config.layers is not None:  # read only the chosen layers: disk and memory scale with them
+            held = _layer_columns(config.layers, layout, loaded.name, False)
         n_total = train.n_words + test.n_words
-        acts_train, key_train, hit_train = corpus_activations(loaded, train, config.aggregation, cache,
-                                                      lambda done, total: report(done / n_total))
-        acts_test, key_test, hit_test = corpus_activations(loaded, test, config.aggregation, cache,
-                                                    lambda done, total: report((train.n_words + done) / n_total))
-    pair = ex_train.rows.ndim == 2
-    columns = _layer_columns(config.layers, loaded, pair)  # None: every neuron
-    all_train = Features(acts_train, ex_train.rows, columns)
-    X_test = Features(acts_test, ex_test.rows[kept], columns)
+        acts_train, key_train, hit_train = corpus_activations(
+            loaded, train, config.aggregation, cache,
+            lambda done, total: report(share + (1 - share) * done / n_total), config.site, held)
+        acts_test, key_test, hit_test = corpus_activations(
+            loaded, test, config.aggregation, cache,
+            lambda done, total: report(share + (1 - share) * (train.n_words + done) / n_total), config.site, held)
+    columns = _layer_columns(config.layers, layout, loaded.name, pair, held)  # flat ids analysed; None: every neuron
+    # The matrices hold only the analysed columns, already in order: the features need no selection.
+    all_train = Features(acts_train, ex_train.rows)
+    X_test = Features(acts_test, ex_test.rows[kept])
     X_fit, X_dev = all_train.take(fit_idx), all_train.take(dev_idx)
     y_fit, y_dev = y_all[fit_idx], y_all[dev_idx]
     T, D = len(classes), X_fit.n_features
@@ -214,7 +267,7 @@ def _run_once(train: Corpus, test: Corpus, config: RunConfig, loaded: LoadedMode
     majority = float(np.mean(y_test == np.bincount(y_fit, minlength=T).argmax())) if len(y_test) else 0.0
     # From here on neuron ids are flat ids of the whole model (they differ only when some layers are left out).
     flat = (lambda ids: np.asarray(ids)) if columns is None else (lambda ids: columns[np.asarray(ids, dtype=np.int64)])
-    D_all = loaded.n_neurons * (2 if pair else 1)
+    D_all = layout.n_neurons * (2 if pair else 1)
     full_weights, left_out = weights, np.empty(0, dtype=np.int64)
     if columns is not None:  # neurons not analysed get weight 0 and come last in the ranking
         full_weights = np.zeros((D_all, T), dtype=weights.dtype)
@@ -225,7 +278,7 @@ def _run_once(train: Corpus, test: Corpus, config: RunConfig, loaded: LoadedMode
                                                                                      config.ranking_steps))}
     probeless["ranking_head"] = flat(probeless["ranking_head"]).tolist()
     return LCAResult(
-        model=loaded.name, task=config.task, n_layers=loaded.n_layers, layer_size=loaded.layer_size, n_neurons=D_all,
+        model=loaded.name, task=config.task, n_layers=layout.n_layers, layer_size=layout.layer_size, n_neurons=D_all,
         pair=pair, tags=tuple(classes.tolist()), n_train_words=len(ex_train), n_test_words=len(kept),
         lambdas=grid.lambdas, grid=grid.rows, oracle_accuracy=oracle_acc, noreg_accuracy=noreg_acc,
         majority_accuracy=majority, ranking=tuple(np.concatenate([flat(ranking), left_out]).tolist()), per_tag=per_tag,
@@ -234,12 +287,16 @@ def _run_once(train: Corpus, test: Corpus, config: RunConfig, loaded: LoadedMode
                  "dev_accuracy": minimal.dev_accuracy, "oracle_dev_accuracy": grid.oracle_dev_accuracy,
                  "tried": [list(t) for t in minimal.tried], "neurons": neurons.tolist()},
         selectivity=selectivity, probeless=probeless,
-        layer_histogram=tuple(_layer_histogram(neurons, loaded.n_layers, loaded.layer_size, pair)),
+        layer_histogram=tuple(_layer_histogram(neurons, layout.n_layers, layout.layer_size, pair)),
         timings=timings, config=config.to_dict(),
         activation_keys={"train": key_train, "test": key_test, "cache_dir": str(cache.directory.parent),
-                         "reused": [hit_train, hit_test], "n_dev_examples": int(len(dev_idx))},
+                         "reused": [hit_train, hit_test],
+                         "repaired": [key_train in cache.repaired, key_test in cache.repaired],
+                         "n_dev_examples": int(len(dev_idx)),
+                         **({} if held is None else {"columns": held.tolist()})},  # what the cached matrices hold
         curve=tuple(curve), ablation_random_draws=tuple(at_top["random_draws"]),
         training_curve=tuple({"epoch": h["epoch"], "step": h["step"], "loss": h["loss"][0], "penalty": h["penalty"][0],
                               "dev_accuracy": h["dev_accuracy"][0]} for h in oracle.history),
+        dropped_unseen=dropped, site=config.site, screen={} if screen is None else screen.to_dict(),
         weights=full_weights, intercept=oracle.intercept[0],
     )

@@ -9,7 +9,7 @@ import numpy as np
 
 from .features import Features
 
-__all__ = ["probeless_scores", "probeless_ranking"]
+__all__ = ["probeless_scores", "probeless_ranking", "pairwise_spread"]
 
 
 def probeless_scores(X: Features, y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -19,7 +19,15 @@ def probeless_scores(X: Features, y: np.ndarray, n_classes: int) -> np.ndarray:
     >>> probeless_scores(X, np.array([0, 0, 1]), 2).tolist()
     [4.0, 0.0]
     """
-    means = X.column_means(np.asarray(y), n_classes)
+    return pairwise_spread(X.column_means(np.asarray(y), n_classes))
+
+
+def pairwise_spread(means: np.ndarray) -> np.ndarray:
+    """``(D,)`` summed absolute difference between every pair of rows of ``means`` (T, D); NaN rows left out.
+
+    >>> pairwise_spread(np.array([[0., 1.], [4., 2.], [np.nan, np.nan]])).tolist()
+    [4.0, 1.0]
+    """
     means = np.sort(means[~np.isnan(means).any(axis=1)], axis=0)  # (T', D), each column ascending
     k = len(means)
     # Sum of pairwise |a_i - a_j| over a sorted column = sum_i (2i - k + 1) a_i.

@@ -11,6 +11,7 @@ from ._validation import InputError, check_choice, check_fraction, check_positiv
 from .data import TASKS
 from .extract import AGGREGATIONS
 from .probe import SCHEDULES
+from .sites import SITES
 
 __all__ = ["RunConfig", "LCAResult", "PAPER_GRID", "MODES", "load_result", "save_result", "parse_layers"]
 
@@ -74,17 +75,22 @@ class RunConfig:
     step: float = 0.01  # Algorithm 4: grow N by 1 % of D
     dev_fraction: float = 0.1  # carved from the training sentences for every selection decision
     ranking_steps: int = 1000  # Algorithm 3: weight-mass thresholds 0.1 %, 0.2 %, ...
-    drop_unseen: bool = False  # drop test examples whose tag never occurs in training, instead of failing
+    drop_unseen: bool = False  # drop test examples whose tag never occurs in training (reported), instead of failing
     trust_remote_code: bool = False
     random_draws: int = 5  # random baselines are drawn this many times (mean and spread reported)
     seeds: int = 1  # train every probe with this many seeds (seed, seed+1, ...); figures as mean ± sd
     lambdas: tuple[float, float] | None = None  # a fixed (λ1, λ2) instead of the grid search's choice
+    site: str = "hidden"  # which neurons (lca.sites): "hidden" (layer outputs, the paper's) or "mlp"
+    screen: int | None = None  # keep the best this many neurons of each layer by a streamed screen, then run LCA
 
     def __post_init__(self):
         check_choice("task", self.task, TASKS)
         check_choice("aggregation", self.aggregation, AGGREGATIONS)
         check_choice("device", self.device, ("auto", "cpu", "cuda"))
         check_choice("mode", self.mode, MODES)
+        check_choice("site", self.site, SITES)
+        if self.screen is not None:
+            check_positive("screen", self.screen, integer=True)
         for name in ("epochs", "batch_size", "ranking_steps", "random_draws", "seeds"):
             check_positive(name, getattr(self, name), integer=True)
         check_positive("seed", self.seed, integer=True, allow_zero=True)
@@ -161,9 +167,17 @@ class LCAResult:
         The oracle probe's ``{epoch, step, loss, penalty, dev_accuracy}``: mean training
         cross-entropy of the epoch, the penalty per example (loss + penalty is the objective)
         and development accuracy after it, at up to ~50 epochs.
+    site : str
+        The neuron site (:mod:`lca.sites`): ``n_layers`` and ``layer_size`` are the site's (``mlp``:
+        blocks × MLP width).
+    screen : dict
+        With ``config.screen`` = K: ``{"per_layer": K, "columns": [flat ids kept], "seconds"}``; the
+        test activations in the cache hold those columns only, in that order.
     seeds : dict
         With ``config.seeds`` > 1: ``{"seeds": [...], "figures": {name: {values, mean, sd}}}``
         for every table figure (see :mod:`lca.seeds`); the other fields are the first seed's.
+    dropped_unseen : dict of str to int
+        Test words left out because their tag never occurs in training, per tag (``drop_unseen``).
     """
 
     model: str
@@ -195,6 +209,9 @@ class LCAResult:
     ablation_random_draws: tuple[float, ...] = ()
     training_curve: tuple[dict, ...] = ()
     seeds: dict = field(default_factory=dict)
+    dropped_unseen: dict = field(default_factory=dict)
+    site: str = "hidden"
+    screen: dict = field(default_factory=dict)
     weights: np.ndarray | None = field(default=None, repr=False, compare=False)
     intercept: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -217,7 +234,8 @@ class LCAResult:
 
 
 _ARRAYS = ("weights", "intercept")  # saved as .npy files beside result.json
-_OPTIONAL = ("curve", "ablation_random_draws", "training_curve", "seeds")  # absent from older results
+_OPTIONAL = ("curve", "ablation_random_draws", "training_curve", "seeds", "dropped_unseen", "site",
+             "screen")  # absent from older results
 
 
 def _plain(value):

@@ -31,7 +31,7 @@ from .data import Corpus
 from .result import LCAResult, RunConfig, load_result, save_result
 
 __all__ = ["run_id", "corpus_fingerprint", "corpus_to_dict", "corpus_from_dict", "new_token", "check_token",
-           "RunStore", "RunCancelled", "execute_run"]
+           "RunStore", "save_corpora", "import_run"]
 
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 _RUN_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -141,7 +141,7 @@ class RunStore:
         info = {"run_id": rid, "created": time.time(), "model": result.model, "task": result.task,
                 "n_train_words": result.n_train_words, "n_test_words": result.n_test_words,
                 "oracle_accuracy": result.oracle_accuracy, "minimal_fraction": result.minimal.get("fraction"),
-                **(meta or {})}
+                "config": result.config, **(meta or {})}
         _write_json(tmp / "meta.json", info)
         if folder.exists():  # the same run finished twice (two sessions): keep the first
             shutil.rmtree(tmp, ignore_errors=True)
@@ -215,45 +215,36 @@ class RunStore:
         _write_json(self._session_file(token), [r for r in self.session_runs(token) if r != rid])
 
 
-class RunCancelled(Exception):
-    """Raised from the progress callback of :func:`execute_run` once ``cancel`` is set."""
+def save_corpora(out_dir, train: Corpus, test: Corpus) -> None:
+    """Write ``train_corpus.json`` and ``test_corpus.json`` beside a run's ``result.json``, so that the
+    app can open the folder (:func:`import_run`): its views show the test words and retrain on train."""
+    out = Path(out_dir)
+    _write_json(out / "train_corpus.json", corpus_to_dict(train))
+    _write_json(out / "test_corpus.json", corpus_to_dict(test))
 
 
-def execute_run(messages, cancel, token: str, rid: str, train: Corpus, test: Corpus, config: RunConfig,
-                meta: dict | None = None, store_root: str | None = None, min_interval: float = 0.25) -> None:
-    """Run LCA, save it in the store as ``rid`` and give it to session ``token``; meant for a child process.
+def import_run(store: RunStore, run_dir) -> str:
+    """Copy a folder written by ``python -m lca run --out DIR`` into ``store``; returns its run id.
 
-    Progress goes to ``messages`` (a queue) as ``("progress", stage, fraction)``, at most every
-    ``min_interval`` seconds per stage; the outcome as ``("done", rid)``, ``("cancelled", None)`` or
-    ``("failed", message)``.  ``cancel`` (an event) stops the run at its next progress report.
+    The id is :func:`run_id` of its config and corpora, the one the app gives the same run.
     """
-    import traceback
-
-    from .extract import load_model
-    from .pipeline import run_lca
-
-    last = {"stage": None, "time": 0.0}
-
-    def progress(stage: str, fraction: float) -> None:
-        if cancel.is_set():
-            raise RunCancelled()
-        now = time.time()
-        if stage != last["stage"] or fraction >= 1 or now - last["time"] >= min_interval:
-            messages.put(("progress", stage, float(fraction)))
-            last.update(stage=stage, time=now)
-
-    try:
-        progress("load", 0.0)
-        loaded = load_model(config.model, config.device, config.revision, config.trust_remote_code)
-        result = run_lca(train, test, config, loaded=loaded, progress=progress)
-        store = RunStore(store_root)
-        store.save(rid, result, test, meta, train=train)
-        store.claim(token, rid)
-        messages.put(("done", rid))
-    except RunCancelled:
-        messages.put(("cancelled", None))
-    except InputError as err:
-        messages.put(("failed", str(err)))
-    except Exception as err:  # noqa: BLE001 - reported to the page; the traceback goes to the server's log
-        traceback.print_exc()
-        messages.put(("failed", f"{type(err).__name__}: {err}"))
+    folder = Path(str(run_dir)).expanduser()
+    if not (folder / "result.json").is_file():
+        raise InputError(f"{folder}: no result.json there; give a folder written by `python -m lca run --out`")
+    if not (folder / "test_corpus.json").is_file():
+        raise InputError(f"{folder}: no test_corpus.json (runs written before the command line saved its corpora); "
+                         "run it again with `python -m lca run`")
+    result = load_result(folder)
+    corpora = {}
+    for split in ("train", "test"):
+        path = folder / f"{split}_corpus.json"
+        try:
+            corpora[split] = corpus_from_dict(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else None
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise InputError(f"{path}: not a readable corpus ({err})") from None
+    train, test = corpora["train"], corpora["test"]
+    rid = run_id(RunConfig.from_dict(result.config), train or corpus_fingerprint(test) + "-no-train", test)
+    if not store.exists(rid):
+        store.save(rid, result, test, {"dataset": folder.name, "source": str(folder.resolve()),
+                                       "config": result.config}, train=train)
+    return rid

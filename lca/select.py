@@ -57,16 +57,25 @@ def minimal_subset(train: Features, y_train: np.ndarray, dev: Features, y_dev: n
     coarse = sorted(set(sizes[stride - 1::stride]) | {sizes[-1]})
     tried: list[tuple[int, float]] = []
     device = train_kw.get("device", "cpu")
-    reached = [0.0]  # the share of the way to the target reached so far, reported after every epoch
-    per_epoch = None if progress is None else (lambda e, total: progress(reached[0]))
+    # Progress counts trained chunks (each a batch of candidates), the running one by its epochs, over an
+    # estimate of the chunks left: this one, plus one to refine between coarse candidates.  Shown as
+    # candidates train, never backwards (the estimate grows when the target is not yet reached).
+    state = {"chunks": 0, "after": 1 if stride > 1 else 0, "shown": 0.0}
+
+    def show(part_done: float) -> None:
+        if progress is not None:
+            estimate = state["chunks"] + 1 + state["after"]
+            state["shown"] = max(state["shown"], min(1.0, (state["chunks"] + part_done) / estimate))
+            progress(state["shown"])
 
     def first_within(part: list[int]) -> MinimalSubset | None:
         columns = ranking[:part[-1]]
         mask = np.arange(len(columns))[None, :] < np.asarray(part)[:, None]
         probes = train_probes(train, y_train, n_classes, [l1] * len(part), [l2] * len(part), columns, mask,
-                              progress=per_epoch, **train_kw)
+                              progress=lambda epoch, total: show(epoch / total), **train_kw)
         acc = accuracy(dev, y_dev, probes, device=device)
-        reached[0] = max(reached[0], min(1.0, float(acc.max()) / max(oracle_dev_accuracy - delta, 1e-9)))
+        state["chunks"] += 1
+        show(0.0)
         for g, n in enumerate(part):
             tried.append((n, float(acc[g])))
             if oracle_dev_accuracy - acc[g] < delta or n == len(ranking):
@@ -81,10 +90,14 @@ def minimal_subset(train: Features, y_train: np.ndarray, dev: Features, y_dev: n
         n_found = len(found.neurons)
         below = max((m for m in coarse if m < n_found), default=0)  # the last coarse candidate that fell short
         finer = [n for n in sizes if below < n < n_found]
-        for part_start in range(0, len(finer), chunk):
-            refined = first_within(finer[part_start:part_start + chunk])
+        parts = [finer[i:i + chunk] for i in range(0, len(finer), chunk)]
+        for k, part in enumerate(parts):
+            state["after"] = len(parts) - k - 1
+            refined = first_within(part)
             if refined is not None:
                 found = refined
                 break
+        if progress is not None:
+            progress(1.0)
         return MinimalSubset(found.neurons, found.probe, found.dev_accuracy, tuple(sorted(tried)))
     raise AssertionError("the last candidate is all neurons and always stops the search")

@@ -1,5 +1,5 @@
 """Compare page: finished runs side by side, and the models to compare with (fine-tuned, random weights)."""
-import threading
+import json
 import time
 from pathlib import Path
 
@@ -9,9 +9,10 @@ import streamlit as st
 import app_state as S
 from lca import compare_viz
 from lca._validation import InputError
-from lca.compare import TABLE_COLUMNS, compare_results, tag_overlap_matrix
+from lca.compare import TABLE_COLUMNS, compare_results, sweep_runs, tag_overlap_matrix
 from lca.extract import DEFAULT_MODEL
-from lca.finetune import SENTENCE_POLARITY, FinetuneConfig, finetune, local_models, models_dir, random_model
+from lca.finetune import SENTENCE_POLARITY, FinetuneConfig, local_models, models_dir, random_model
+from lca.result import load_result
 
 S.intro("Compare runs",
         "Two or more finished runs side by side, as in Section 5 of the paper: architectures (neurons per layer, "
@@ -32,11 +33,18 @@ def short_label(meta: dict) -> str:
 def render_comparison(rids: list[str], labels: dict) -> None:
     try:
         results = [S.load_run(r) for r in rids]
-        c = compare_results(results, [labels[r] for r in rids])
     except (InputError, OSError, ValueError) as err:
         st.error(f"These runs cannot be compared: {err}")
         return
-    metas = [S.store().meta(r) for r in rids]
+    render_results(results, [labels[r] for r in rids], [S.store().meta(r) for r in rids])
+
+
+def render_results(results: list, names: list[str], metas: list[dict]) -> None:
+    try:
+        c = compare_results(results, names)
+    except (InputError, OSError, ValueError) as err:
+        st.error(f"These runs cannot be compared: {err}")
+        return
 
     st.subheader("Accuracies (Tables 6 and 7)")
     st.markdown("Test accuracy (%) of the probe on all neurons (oracle), of the minimal neuron set (N neurons, "
@@ -105,9 +113,38 @@ def render_comparison(rids: list[str], labels: dict) -> None:
                 key="cmp_tag_overlap")
 
 
+def render_sweep(folder: str) -> None:
+    """A sweep folder (``python -m lca sweep --out``): its table, then any of its finished runs compared."""
+    try:
+        dirs, names = sweep_runs(folder)
+        rows = json.loads((Path(folder) / "sweep.json").read_text(encoding="utf-8"))["runs"]
+    except (InputError, OSError, ValueError, KeyError) as err:
+        st.error(f"Cannot open that sweep: {err}")
+        return
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    failed = [r for r in rows if r.get("status") == "failed"]
+    if failed:
+        st.warning(f"{len(failed)} of {len(rows)} runs failed; their errors are in the table.")
+    chosen = st.multiselect("Runs of the sweep to compare (the first is the reference)", names, default=names[:2],
+                            key="cmp_sweep_runs")
+    if len(chosen) < 2:
+        st.info("Pick two or more finished runs of the sweep.")
+        return
+    by_name, data = dict(zip(names, dirs)), {r["label"]: r.get("data", "") for r in rows}
+    try:
+        results = [load_result(by_name[n]) for n in chosen]
+    except (InputError, OSError, ValueError) as err:
+        st.error(f"These runs cannot be compared: {err}")
+        return
+    render_results(results, chosen, [{"dataset": data.get(n, "")} for n in chosen])
+
+
 with tab_compare:
+    folder = st.text_input("Open a sweep folder instead (the --out of `python -m lca sweep`)", key="cmp_sweep").strip()
     metas = S.store().list(token)
-    if len(metas) < 2:
+    if folder:
+        render_sweep(folder)
+    elif len(metas) < 2:
         st.info("Comparing needs two finished runs: make them on the **Run** page (e.g. the bundled model and a "
                 "fine-tuned copy from the next tab, on the same task).")
     else:
@@ -121,27 +158,6 @@ with tab_compare:
 
 
 # ---- fine-tuned and random models ------------------------------------------------------------------------
-class _Cancelled(Exception):
-    pass
-
-
-def _train(job: dict, config: FinetuneConfig, out: Path) -> None:
-    def progress(step, total, loss):
-        if job["cancel"].is_set():
-            raise _Cancelled()
-        job.update(step=step, total=total, loss=loss)
-
-    try:
-        job["result"] = finetune(config, out, progress)
-        job["status"] = "done"
-    except _Cancelled:
-        job["status"] = "cancelled"
-    except InputError as err:
-        job.update(status="failed", error=str(err))
-    except Exception as err:  # noqa: BLE001 - shown to the user
-        job.update(status="failed", error=f"{type(err).__name__}: {err}")
-
-
 def _model_choice(key: str) -> str | None:
     models = local_models()
     options = [DEFAULT_MODEL] + [m["path"] for m in models] + ["other"]
@@ -167,8 +183,9 @@ with tab_models:
         st.caption("No local model yet.")
 
     st.subheader("Fine-tune for sentence classification")
-    job = st.session_state.get("cmp_ft_job")
-    running = job is not None and job["status"] == "running"
+    token = S.session_token()
+    job = S.job_for(token, "finetune")
+    running = job is not None and job.running
     base = _model_choice("cmp_ft_model")
     source = st.radio("Sentences", ["Sentence polarity (movie reviews)", "Upload label<TAB>sentence file"],
                       horizontal=True, key="cmp_ft_src")
@@ -203,35 +220,34 @@ with tab_models:
             out = models_dir() / folder
             if out.exists():
                 raise InputError(f"a model named {folder!r} already exists in {models_dir()}: choose another name")
-            job = {"status": "running", "step": 0, "total": int(steps), "loss": None, "error": None, "result": None,
-                   "cancel": threading.Event(), "out": str(out), "started": time.time()}
-            st.session_state["cmp_ft_job"] = job
-            threading.Thread(target=_train, args=(job, config, out), daemon=True, name="lca-finetune").start()
-            running = True
+            job, running = S.start_finetune(token, config, out), True
         except InputError as err:
             st.error(str(err))
 
     @st.fragment(run_every=1.0)
     def finetune_progress():
-        current = st.session_state.get("cmp_ft_job")
-        if current is None or current["status"] != "running":
+        current = S.job_for(token, "finetune")
+        if current is None or not current.running:
             st.rerun()
-        loss = "" if current["loss"] is None else f" · loss {current['loss']:.3f}"
-        st.progress(current["step"] / current["total"],
-                    text=f"Fine-tuning: step {current['step']} of {current['total']}{loss} · "
-                         f"{time.time() - current['started']:.0f} s")
-        st.button("Cancel", on_click=current["cancel"].set, key="cmp_ft_cancel", icon=":material/stop_circle:")
+        total = current.config.steps
+        if current.status == "queued":
+            st.markdown(f"**Queued**: number {current.position} in the server's queue (analyses and fine-tunes share it).")
+        done = current.stages.get("finetune", 0.0)
+        st.progress(done, text=f"Fine-tuning: step {round(done * total)} of {total} · "
+                               f"{time.time() - current.started:.0f} s")
+        st.button("Cancel", on_click=current.cancel, key="cmp_ft_cancel", icon=":material/stop_circle:")
 
     if running:
         finetune_progress()
     elif job is not None:
-        if job["status"] == "done":
-            r = job["result"]
-            st.success(f"Saved {r.path}: dev accuracy {100 * r.dev_accuracy:.1f} % on {r.n_dev} held-out sentences "
-                       f"(majority {100 * r.dev_majority:.1f} %), {len(r.losses)} steps in {r.seconds:.0f} s.")
-            st.code(r.path, language=None)
-        elif job["status"] == "failed":
-            st.error(f"Fine-tuning failed: {job['error']}")
+        if job.status == "done":
+            r = job.value
+            st.success(f"Saved {r['path']}: dev accuracy {100 * r['dev_accuracy']:.1f} % on {r['n_dev']} held-out "
+                       f"sentences (majority {100 * r['dev_majority']:.1f} %), {len(r['losses'])} steps in "
+                       f"{r['seconds']:.0f} s.")
+            st.code(r["path"], language=None)
+        elif job.status == "failed":
+            st.error(f"Fine-tuning failed: {job.error}")
         else:
             st.warning("Fine-tuning was cancelled; nothing was saved.")
 

@@ -46,7 +46,7 @@ if state.get("nx_run") != rid:
     select(ranking[0])
 if url_neuron and url_neuron != state.get("nx_written"):
     try:
-        select(parse_neuron(url_neuron, result.layer_size, result.n_layers))
+        select(parse_neuron(url_neuron, result.layer_size, result.n_layers, result.site))
     except ValueError as err:
         st.warning(f"The neuron in the address is not valid for this run: {err}")
     if st.query_params.get("view") in ("top", "random", "text"):
@@ -64,7 +64,7 @@ def on_tag_neuron():
 
 def on_typed():
     try:
-        select(parse_neuron(state["nx_typed"], result.layer_size, result.n_layers))
+        select(parse_neuron(state["nx_typed"], result.layer_size, result.n_layers, result.site))
     except ValueError as err:
         state["nx_error"] = str(err)
 
@@ -97,7 +97,11 @@ b2.button("Next", on_click=step, args=(1,), key="nx_next", icon=":material/arrow
 b3.button("Random", on_click=random_neuron, key="nx_random", icon=":material/shuffle:", width="stretch")
 
 neuron = state["nx_neuron"]
-column = explore.neuron_column(neuron, acts.shape[1])
+try:
+    column = S.neuron_column(result, neuron, acts.shape[1])
+except InputError as err:
+    st.info(str(err))
+    st.stop()
 scale = explore.neuron_scale(acts, column)
 weights_row = result.weights[neuron] if result.weights is not None else None
 best_tag = result.tags[int(np.argmax(np.abs(weights_row)))] if weights_row is not None else None
@@ -142,7 +146,8 @@ else:
         try:
             cfg = result.config
             loaded = S.get_model(cfg.get("model"), cfg.get("device", "auto"), cfg.get("revision"))
-            values = explore.sentence_activations(loaded, words, [neuron], cfg.get("aggregation", "last"))[:, 0]
+            values = explore.sentence_activations(loaded, words, [neuron], cfg.get("aggregation", "last"),
+                                                  result.site)[:, 0]
             fig = viz.token_heatmap([words], [values], scale, title=f"Neuron {name(neuron)} over your text",
                                     row_labels=["text"])
             S.chart(fig, f"lca-{rid}-neuron-typed", key="nx_typed_heat")

@@ -18,9 +18,12 @@ per_tag = {t: list(v) for t, v in result.per_tag.items()}
 N = result.minimal["n_neurons"]
 
 st.subheader("Neurons per layer in the minimal set (Fig. 6)")
-st.markdown(f"The {N:,} neurons of the minimal subset, counted by the layer they come from (layer 0 is the "
-            "embedding layer). Lexical tasks tend to draw on lower layers, syntactic ones on higher layers.")
-labels = [f"{h}{i}" for h in (("head ", "dep ") if result.pair else ("",)) for i in range(result.n_layers)]
+where = ("the block whose MLP they belong to (MLP neurons; blocks numbered from 0)" if result.site == "mlp"
+         else "the layer they come from (layer 0 is the embedding layer)")
+st.markdown(f"The {N:,} neurons of the minimal subset, counted by {where}. Lexical tasks tend to draw on lower "
+            "layers, syntactic ones on higher layers.")
+site = "mlp " if result.site == "mlp" else ""
+labels = [f"{h}{site}{i}" for h in (("head ", "dep ") if result.pair else ("",)) for i in range(result.n_layers)]
 hist = pd.DataFrame({"layer": labels, "neurons": list(result.layer_histogram)})
 left, right = st.columns([3, 1])
 with left:

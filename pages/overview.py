@@ -28,6 +28,13 @@ parent = store.meta(rid).get("parent")
 st.caption(f"Run `{rid}` · model **{result.model}** · task **{result.task}** · {len(result.tags)} tags · "
            f"{result.n_train_words:,} training / {result.n_test_words:,} test examples · {D:,} neurons "
            f"({result.n_layers} layers × {result.layer_size}{' × 2 for head and dependent' if result.pair else ''}).")
+if any(result.activation_keys.get("repaired", ())):
+    st.warning("Recomputed activations: the cached file was damaged (its checksum did not match), so this run "
+               "extracted them again. If this repeats, check the disk of the activation cache.")
+if result.dropped_unseen:
+    dropped = result.dropped_unseen
+    st.caption(f"{sum(dropped.values()):,} test words were left out because their tags never occur in the training "
+               "data: " + ", ".join(f"{tag} ({n})" for tag, n in dropped.items()) + ".")
 
 if parent:
     c1, c2 = st.columns([4, 1])

@@ -44,7 +44,7 @@ elif result.weights is None:
 else:
     try:
         preds = explore.predict_words(loaded, words, result.weights, list(result.tags), cfg.get("aggregation", "last"),
-                                      intercept=getattr(result, "intercept", None))
+                                      intercept=getattr(result, "intercept", None), site=result.site)
         frame = pd.DataFrame([{"word": p["word"], "predicted tag": p["tag"], "probability": round(p["probability"], 3)}
                               for p in preds])
         st.markdown(" ".join(f"{_md(p['word'])}&nbsp;`{p['tag']}`" for p in preds))
@@ -69,9 +69,9 @@ if not neurons:
     st.info(f"No salient neuron for {tag} in this run.")
     st.stop()
 try:
-    values = explore.sentence_activations(loaded, words, neurons, cfg.get("aggregation", "last"))
+    values = explore.sentence_activations(loaded, words, neurons, cfg.get("aggregation", "last"), result.site)
     acts = S.test_activations(rid)
-    scales = [explore.neuron_scale(acts, explore.neuron_column(n, acts.shape[1])) for n in neurons]
+    scales = [explore.neuron_scale(acts, S.neuron_column(result, n, acts.shape[1])) for n in neurons]
 except (InputError, OSError, ValueError) as err:
     st.error(str(err))
     st.stop()

@@ -10,6 +10,7 @@ from lca.datasets import DATASETS, sample_sentences
 from lca.extract import AGGREGATIONS, DEFAULT_MODEL
 from lca.pipeline import STAGES
 from lca.result import TRAINING, RunConfig, parse_layers
+from lca.runs import import_run
 
 S.intro("Run an analysis",
         "Choose a model, a labelled corpus and a linguistic task; LCA trains an elastic-net probe on every neuron "
@@ -144,8 +145,18 @@ with st.expander("More settings"):
                                       key="run_max_train", help="A seeded sample: smaller is faster, less accurate.")
     max_test_sents = e2.number_input("Use at most this many test sentences (0 = all)", 0, 50_000, 0, step=50,
                                      key="run_max_test")
+    f1, f2 = st.columns(2)
+    site = f1.radio("Neurons", ["hidden", "mlp"], key="run_site", horizontal=True,
+                    format_func={"hidden": "Layer outputs (the paper's)", "mlp": "MLP neurons"}.get,
+                    help="Layer outputs: the hidden size per layer, layer 0 = embeddings. MLP neurons: each block's "
+                         "MLP activation after the nonlinearity (GPT-2: 3,072 per block; gated MLPs: act(gate) × up), "
+                         "blocks numbered from 0.")
+    screen_k = f2.number_input("Screen: keep this many neurons per layer (0 = all)", 0, 100_000, 0, step=256,
+                               key="run_screen", help="For big models: one streamed pass scores every neuron cheaply "
+                               "(probeless score ÷ its spread), keeps the best of each layer, then LCA runs on those.")
     layers_text = st.text_input("Layers to analyse (e.g. 0,1,2; empty = every layer, as in the paper)", "",
-                                key="run_layers", help="Layer 0 is the embedding output; layer k the k-th block's output.")
+                                key="run_layers", help="Layer outputs: layer 0 is the embedding output, layer k the "
+                                                       "k-th block's output. MLP neurons: block numbers from 0.")
 
 if train is not None and test is not None and (max_train_sents or max_test_sents):
     train = sample_sentences(train, int(max_train_sents), int(seed)) if max_train_sents else train
@@ -159,7 +170,7 @@ if st.button("Run", type="primary", disabled=running or not tasks, key="run_go",
         layers = parse_layers(layers_text)
         config = RunConfig(task=task, model=model, aggregation=aggregation, mode=mode, seed=int(seed), layers=layers,
                            epochs=int(epochs), top_fraction=float(top_fraction), drop_unseen=bool(drop_unseen),
-                           seeds=int(n_seeds))
+                           seeds=int(n_seeds), site=site, screen=int(screen_k) or None)
         meta = {"dataset": data_label, "train": train.name, "test": test.name,
                 "model_label": model or DEFAULT_MODEL, "config": config.to_dict()}
         rid, started = S.launch(token, train, test, config, meta)
@@ -176,12 +187,22 @@ def progress_panel():
     current = S.job_for(token)
     if current is None or not current.running:
         st.rerun()  # the run ended: redraw the whole page with its outcome
-    st.markdown(f"**Running** run `{current.rid}` · {int(time_elapsed(current))} s")
+    shared = (f" · followed by {current.others} other session{'s' if current.others > 1 else ''}, which started "
+              "the same run" if current.others else "")
+    if current.status == "queued":
+        wait = current.wait_estimate
+        st.markdown(f"**Queued** run `{current.rid}`: number {current.position} in the server's queue"
+                    + (f", about {wait / 60:.0f} min to its start" if wait is not None else "")
+                    + f" ({S.JOBS.max_running} run{'s' if S.JOBS.max_running > 1 else ''} at a time on this server)"
+                    + shared)
+    else:
+        st.markdown(f"**Running** run `{current.rid}` · {int(time_elapsed(current))} s{shared}")
     for stage in STAGES:
         value = current.stages.get(stage, 0.0)
         mark = "✓" if value >= 1 else ("…" if stage == current.stage else "")
         st.progress(value, text=f"{S.STAGE_TITLES[stage]} {mark} {100 * value:.0f} %")
-    st.button("Cancel", on_click=current.cancel.set, key="run_cancel", icon=":material/stop_circle:")
+    st.button("Cancel", on_click=current.cancel, key="run_cancel", icon=":material/stop_circle:",
+              help="Stops following this run; the run itself stops unless another session follows it.")
 
 
 def time_elapsed(j) -> float:
@@ -194,7 +215,7 @@ elif job is not None:
     if job.status == "done":
         if not job.seen:  # open the new run once, and redraw so that the sidebar shows it
             S.open_run(job.rid)
-            job.seen = True
+            job.mark_seen()
             st.rerun()
         st.success(f"Run {job.rid} finished in {time_elapsed(job):.0f} s: see Overview, Neuron explorer, Layers.")
     elif job.status == "failed":
@@ -204,6 +225,20 @@ elif job is not None:
 
 # ---- earlier runs -------------------------------------------------------------------------------------------
 st.subheader("Earlier runs in this session")
+with st.expander("Open a run folder written by the command line"):
+    st.caption("`python -m lca run --out DIR` writes a folder this app can open: give its path on the server.")
+    f1, f2 = st.columns([3, 1])
+    folder = f1.text_input("Run folder", key="run_folder", placeholder="e.g. run1 or /home/me/runs/ewt-xpos",
+                           label_visibility="collapsed")
+    if f2.button("Open folder", key="run_folder_open", icon=":material/drive_folder_upload:", disabled=not folder.strip()):
+        try:
+            imported = import_run(store, folder.strip())
+        except InputError as err:
+            st.error(str(err))
+        else:
+            store.claim(token, imported)
+            S.open_run(imported)
+            st.rerun()
 metas = store.list(token)
 if not metas:
     st.caption("None yet. Runs are stored on disk and listed only in the session (browser tab URL) that ran them.")

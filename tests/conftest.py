@@ -2,20 +2,22 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# The real corpora: $LCA_DATA_DIR, else ../shared/data beside the checkout (see the README's Tests section).
+SHARED_DATA = Path(os.environ.get("LCA_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The real corpora in ``../shared/data`` from the project root; skips the test if absent."""
+    """The real corpora (``$LCA_DATA_DIR`` or ``../shared/data``); skips the test if absent."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
+        pytest.skip(f"real corpora not found at {SHARED_DATA}: set LCA_DATA_DIR (see the README's Tests section)")
     return SHARED_DATA
 
 
@@ -62,6 +64,11 @@ def app_cache(tmp_path, monkeypatch) -> Path:
     import streamlit as st
 
     monkeypatch.setenv("LCA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LCA_MAX_JOBS", "2")  # tests run a second session's job beside a slow one
+    if "app_state" in sys.modules:  # a fresh server-wide job queue for every test
+        from lca.jobs import JobQueue
+
+        monkeypatch.setattr(sys.modules["app_state"], "JOBS", JobQueue())
     st.cache_data.clear()
     st.cache_resource.clear()
     yield tmp_path / "cache"

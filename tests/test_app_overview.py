@@ -86,6 +86,24 @@ def test_overview_shows_every_figure_over_seeds(tiny_run, app_cache):
     assert any("show the first seed (4)" in c.value for c in at.caption)
 
 
+def test_overview_says_which_test_words_were_dropped(tiny_run, app_cache):
+    token, rid, result = tiny_run
+    assert not any("left out" in c.value for c in open_app(token, rid, OVERVIEW).caption)
+    dropped = save_variant(app_cache, token, rid, result, "dropped", dropped_unseen={"CTC": 3, "EXG": 1})
+    at = open_app(token, dropped, OVERVIEW)
+    assert any(c.value == "4 test words were left out because their tags never occur in the training data: "
+                          "CTC (3), EXG (1)." for c in at.caption)
+
+
+def test_overview_says_when_damaged_activations_were_recomputed(tiny_run, app_cache):
+    token, rid, result = tiny_run
+    assert not open_app(token, rid, OVERVIEW).warning
+    repaired = save_variant(app_cache, token, rid, result, "repaired",
+                            activation_keys={**result.activation_keys, "repaired": [True, False]})
+    at = open_app(token, repaired, OVERVIEW)
+    assert any(w.value.startswith("Recomputed activations: the cached file was damaged") for w in at.warning)
+
+
 def test_overview_reads_results_saved_before_findings_held(tiny_run, app_cache):
     token, rid, result = tiny_run
     store = RunStore(app_cache / "runs")
@@ -142,4 +160,4 @@ def test_lambda_pick_starts_a_run_then_reopens_it(tiny_run, app_cache):
     at.selectbox(key=f"ov_pick_{rid}").set_value(index).run()
     at.button(key="ov_pick_go").click().run()
     assert not at.exception
-    assert app_state.job_for(token) is job and at.query_params["run"] == expected
+    assert app_state.job_for(token) == job and at.query_params["run"] == expected

@@ -72,8 +72,10 @@ def test_overview_tables_match_result(tiny_run):
 
 def test_other_session_does_not_see_run(tiny_run):
     token, rid, _ = tiny_run
+    first = open_app("f" * 32, rid)  # a shared ?run= link opened in another session says why it does not open
+    assert any(f"Run `{rid}` in the address is not one of this session's runs" in i.value for i in first.info)
     at = open_app("f" * 32, rid, "pages/overview.py")
-    assert at.info and "No run yet" in at.info[0].value
+    assert any("No run yet" in i.value for i in at.info)
     assert at.query_params.get("s") == "f" * 32
 
 
@@ -82,3 +84,24 @@ def test_malformed_token_starts_new_session(tiny_run):
     assert not at.exception
     assert at.warning and "malformed" in at.warning[0].value
     assert len(at.query_params["s"]) == 32
+
+
+def test_the_server_does_not_watch_the_checkout():
+    """A recursive watch over a checkout with .venv inside overflowed inotify ("Inotify queue overflowed")."""
+    import tomllib
+
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["fileWatcherType"] == "none"
+
+
+def test_run_labels_tell_a_quick_and_a_paper_run_apart():
+    import sys
+
+    sys.path.insert(0, str(Path(APP).parent))
+    import app_state
+
+    base = {"task": "xpos", "model": "/x/all-MiniLM-L6-v2", "dataset": "demo", "created": 1_796_000_000.0}
+    quick = app_state.run_label({**base, "run_id": "a1b2c3d4e5f60718", "config": {"mode": "quick", "seed": 0}})
+    paper = app_state.run_label({**base, "run_id": "0f1e2d3c4b5a6978", "config": {"mode": "paper", "seed": 2}})
+    assert quick.startswith("xpos · all-MiniLM-L6-v2 · demo · quick · ") and quick.endswith(" · a1b2c3")
+    assert " · paper · seed 2 · " in paper and quick != paper

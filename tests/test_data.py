@@ -100,3 +100,56 @@ def test_subset_and_hash(conllu):
     assert corpus.subset([1]).sentences == (("Do", "n't", "go"),)
     assert corpus.content_hash() != corpus.subset([1]).content_hash()
     assert corpus.content_hash() == read_conllu(conllu).content_hash()
+
+
+def _conllu_text(xpos_tags):
+    lines = ["# sent_id = 0"]
+    for i, tag in enumerate(xpos_tags, start=1):
+        lines.append(f"{i}\tw{i}\tw{i}\tNOUN\t{tag}\t_\t{0 if i == 1 else 1}\t{'root' if i == 1 else 'dep'}\t_\t_")
+    return "\n".join(lines) + "\n\n"
+
+
+@pytest.mark.parametrize("fmt, text", [
+    ("conllu", _conllu_text(["NN", "VB"])),
+    ("columns", "the\tDT\ncat\tNN\n\n"),
+    ("conll2000", "the DT B-NP\ncat NN I-NP\n\n"),
+])
+def test_a_byte_order_mark_is_accepted_in_every_text_format(tmp_path, fmt, text):
+    from lca.formats import read_corpus
+
+    plain, marked = tmp_path / "plain.txt", tmp_path / "marked.txt"
+    plain.write_text(text, encoding="utf-8")
+    marked.write_text(text, encoding="utf-8-sig")  # what Windows editors write
+    options = {"word_column": 0, "label_columns": {"xpos": 1}} if fmt == "columns" else {}
+    assert read_corpus(marked, fmt, **options).sentences == read_corpus(plain, fmt, **options).sentences
+
+
+def test_a_byte_order_mark_is_accepted_in_neurox_files(tmp_path):
+    text, labels = tmp_path / "t.txt", tmp_path / "l.txt"
+    text.write_text("the cat\n", encoding="utf-8-sig")
+    labels.write_text("DT NN\n", encoding="utf-8-sig")
+    assert read_neurox(text, labels).sentences == (("the", "cat"),)
+
+
+def test_a_directory_is_named_as_one(tmp_path):
+    from lca.formats import read_corpus
+
+    with pytest.raises(InputError, match=f"{tmp_path} is a directory"):
+        read_corpus(tmp_path, "conllu")
+
+
+def test_words_without_a_label_are_left_out_with_a_warning(tmp_path):
+    path = tmp_path / "some.conllu"
+    path.write_text(_conllu_text(["NN", "_", "VB", "DT"]))
+    with pytest.warns(UserWarning, match=r"some.conllu: 1 words \(25.0%\) have no xpos annotation \('_'\)"):
+        examples = task_examples(read_conllu(path), "xpos")
+    assert examples.labels == ("NN", "VB", "DT") and examples.rows.tolist() == [0, 2, 3]
+    assert examples.words == ("w1", "w3", "w4")
+
+
+def test_a_mostly_empty_column_is_refused_with_another_task_suggested(tmp_path):
+    path = tmp_path / "lines.conllu"
+    path.write_text(_conllu_text(["_", "_", "_", "NN"]))
+    with pytest.raises(InputError, match=r"lines.conllu: the xpos column is empty \('_'\) for 75% of its words "
+                                         r"\(3 of 4\); choose another task, e.g. upos or deprel"):
+        task_examples(read_conllu(path), "xpos")

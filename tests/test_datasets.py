@@ -162,7 +162,7 @@ def test_list_datasets_says_where_each_split_resolves(shared_data, tmp_path):
     assert found["ud-pud-fr"]["resolved"]["test"] == str(shared_data / "ud_french_pud/fr_pud-ud-test.conllu")
     missing = {d["name"]: d["resolved"] for d in list_datasets(data_dir=tmp_path)}
     assert missing["ud-pud-fr"]["test"].startswith("download from https://raw.githubusercontent.com/UniversalDependencies/")
-    assert missing["ud-english-ewt"]["train"] == "missing: local-only"
+    assert missing["ud-english-ewt"]["train"].startswith("missing: local-only (no public download; put ud_english_ewt/")
     assert missing["conll2000"]["train"].endswith("conll2000.zip")
 
 

@@ -92,9 +92,12 @@ def test_empty_input_and_bad_aggregation(models):
 
 
 def test_unloadable_model_suggests_a_local_path(tmp_path):
-    with pytest.raises(InputError, match="could not load model .*local folder"):
+    with pytest.raises(InputError, match="nothing-here': no such folder"):
         load_model(str(tmp_path / "nothing-here"), device="cpu")
-    with pytest.raises(InputError, match="could not load model"):
+    (tmp_path / "empty").mkdir()  # a folder without config.json: transformers' own error, with the hint
+    with pytest.raises(InputError, match="could not load model .*local folder"):
+        load_model(str(tmp_path / "empty"), device="cpu")
+    with pytest.raises(InputError, match="not in the Hugging Face cache, and the hub is off .* give a local folder"):
         load_model("no-such-org/no-such-model-xyz", device="cpu")
 
 
@@ -108,3 +111,20 @@ def test_cuda_refused_without_gpu():
 def test_bundled_model_shape():
     loaded = load_model(device="cpu")
     assert (loaded.n_layers, loaded.layer_size, loaded.max_tokens) == (7, 384, 512)
+
+
+def test_streamed_batches_cover_every_word_once(models):
+    from lca.extract import iter_activations
+
+    loaded = models["gpt2"]
+    full = extract_activations(loaded, SENTENCES, "last")
+    seen = np.zeros(12, dtype=int)
+    for rows, values in iter_activations(loaded, SENTENCES, "last", max_batch_tokens=4):  # one sentence a batch
+        seen[rows] += 1
+        np.testing.assert_allclose(values.numpy(), full[rows].astype(np.float32), atol=2e-2)
+    assert seen.tolist() == [1] * 12
+
+
+def test_unknown_site_is_refused(models):
+    with pytest.raises(InputError, match="site must be one of 'hidden', 'mlp'"):
+        extract_activations(models["bert"], SENTENCES, site="attention")

@@ -100,7 +100,7 @@ def test_finetune_command(tiny_bert, sentences, tmp_path, capsys):
 @pytest.mark.parametrize("args, match", [
     (["--data", "nope.tsv"], "sentence-polarity.*or a file"),
     (["--steps", "0"], "steps must be > 0"),
-    (["--model", "/no/model", "--random-init"], "could not load model '/no/model'"),
+    (["--model", "/no/model", "--random-init"], "model '/no/model': no such folder"),
 ])
 def test_finetune_command_errors(tmp_path, capsys, args, match):
     code = main(["finetune", "--out", str(tmp_path / "o"), "--device", "cpu"] + args)

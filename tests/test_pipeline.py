@@ -113,12 +113,25 @@ def test_pair_task_doubles_the_neurons(tiny, tmp_path):
 def test_unseen_test_tag_is_an_error_unless_dropped(tiny, tmp_path):
     train, test = synthetic(30, 0), synthetic(10, 1)
     odd = Corpus(test.sentences, {"xpos": tuple(tuple("ZZ" if w == "cat" else t for w, t in zip(s, tags))
-                                               for s, tags in zip(test.sentences, test.columns["xpos"]))})
-    with pytest.raises(InputError, match="test tags never seen in training: 'ZZ'"):
+                                               for s, tags in zip(test.sentences, test.columns["xpos"]))},
+                 name="odd.conllu")
+    n_cat = sum(w == "cat" for s in test.sentences for w in s)
+    with pytest.raises(InputError, match=rf"{n_cat} words of the test data \(odd.conllu\) have tags never seen in the "
+                                         rf"training data \({train.name}\): 'ZZ' \({n_cat} words\)"):
         run_lca(train, odd, CONFIG, loaded=tiny, cache=ActivationCache(tmp_path))
     config = RunConfig(**{**CONFIG.to_dict(), "drop_unseen": True, "grid": (0.0,)})
     result = run_lca(train, odd, config, loaded=tiny, cache=ActivationCache(tmp_path))
-    assert result.n_test_words < test.n_words
+    assert result.n_test_words == test.n_words - n_cat and result.dropped_unseen == {"ZZ": n_cat}
+
+
+def test_the_unseen_tag_message_counts_the_tags_it_does_not_list():
+    from lca.data import Examples
+    from lca.pipeline import _encode_labels
+
+    train = Examples("xpos", ("A",) * 3, np.arange(3), ("a",) * 3)
+    test = Examples("xpos", tuple(f"T{i}" for i in range(13)) + ("T0",), np.arange(14), ("b",) * 14)
+    with pytest.raises(InputError, match=r"14 words of the test data \(test.txt\).*'T0' \(2 words\).* and 3 more tags"):
+        _encode_labels(train, test, False, ("train.txt", "test.txt"))
 
 
 @pytest.mark.parametrize("changes, match", [
