@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from browser import available, chromium, click_button, quick_demo_settings, server, wait_text  # noqa: E402
-from procs import cpu_seconds, descendants, tree_rss  # noqa: E402
+from procs import cpu_seconds, descendants, renice, tree_rss  # noqa: E402
 
 
 DONE = "finished in"  # the Run page's "Run … finished in N s"
@@ -35,12 +35,14 @@ MODE = "Paper grid (7 × 7 λ)"
 
 def _session(base: str, profile: Path, settings: dict | None, start: threading.Barrier, out: dict,
              timeout: float) -> None:
+    waited = False
     try:
-        with chromium(profile, nice=19) as driver:  # in a classroom the browsers run on the students' machines
+        with chromium(profile) as driver:
             driver.get(base + "/")
             wait_text(driver, "Training:", timeout=120)  # the demo corpus is loaded
             if settings:
                 quick_demo_settings(driver, MODE, settings["epochs"], settings["sentences"])
+            waited = True
             start.wait(timeout=300)  # every session presses Run at about the same moment
             pressed = time.time()
             click_button(driver, "Run")
@@ -49,6 +51,11 @@ def _session(base: str, profile: Path, settings: dict | None, start: threading.B
             out["seconds"] = time.time() - pressed
     except Exception as err:  # noqa: BLE001 - reported per session, the others go on
         out["error"] = f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}"
+        if not waited:  # a session that failed before the barrier must not hold the others back
+            try:
+                start.wait(timeout=300)
+            except threading.BrokenBarrierError:
+                pass
 
 
 def phase(n: int, folder: Path, settings: dict | None, timeout: float) -> dict:
@@ -61,8 +68,9 @@ def phase(n: int, folder: Path, settings: dict | None, timeout: float) -> dict:
             while not sampling.is_set():
                 peak["bytes"] = max(peak["bytes"], tree_rss(proc.pid))
                 jobs = descendants(proc.pid)
-                for kind, pids in (("server", {proc.pid}), ("jobs", jobs),
-                                   ("browsers", descendants(os.getpid()) - jobs - {proc.pid})):
+                browsers = descendants(os.getpid()) - jobs - {proc.pid}
+                renice(browsers)  # in a classroom the browsers run on the students' machines
+                for kind, pids in (("server", {proc.pid}), ("jobs", jobs), ("browsers", browsers)):
                     cpu[kind].update(cpu_seconds(pids))
                 time.sleep(0.5)
 
