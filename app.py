@@ -8,7 +8,7 @@ list and the sidebar's run picker; each page in ``pages/`` renders one view.
 def main() -> None:
     import streamlit as st
 
-    import app_state as S
+    import lca_app as S
 
     pages = [
         st.Page("pages/run.py", title="Run", icon=":material/play_circle:", default=True),
@@ -20,7 +20,9 @@ def main() -> None:
         st.Page("pages/compare.py", title="Compare runs", icon=":material/compare_arrows:"),
     ]
 
-    st.set_page_config(page_title="LCA Explorer", page_icon=":material/neurology:", layout="wide")
+    # a 400 px sidebar (of 1400) holds the picker's short run labels; the whole label is the caption below it
+    st.set_page_config(page_title="LCA Explorer", page_icon=":material/neurology:", layout="wide",
+                       initial_sidebar_state=400)
     token = S.session_token()
     page = st.navigation(pages)
     rid = S.current_run_id()
@@ -30,9 +32,13 @@ def main() -> None:
         metas = S.store().list(token)
         if metas:
             ids = [m["run_id"] for m in metas]
-            labels = {m["run_id"]: S.run_label(m) for m in metas}
+            short = {m["run_id"]: S.run_label(m, "short") for m in metas}
             choice = st.selectbox("Current run", ids, index=ids.index(rid) if rid in ids else None,
-                                  format_func=labels.get, key=f"run_picker_{rid}", placeholder="Pick a run")
+                                  format_func=short.get, key=f"run_picker_{rid}", placeholder="Pick a run",
+                                  help="Runs by task · model · mode · seed · short id; the line below names "
+                                       "the current one in full (data, λ pair, site, time).")
+            if rid in ids:
+                st.caption(S.run_label(metas[ids.index(rid)]))
             if choice and choice != rid:
                 S.open_run(choice)
                 st.rerun()
@@ -40,7 +46,8 @@ def main() -> None:
             st.caption("No run yet in this session.")
         job = S.job_for(token)
         if job is not None and job.running:
-            st.caption(f"A run is in progress: {S.STAGE_TITLES.get(job.stage, job.stage)}.")
+            st.caption(f"A run is in progress: {S.STAGE_TITLES.get(job.stage, job.stage)}." if job.stage else
+                       "A run is queued." if job.status == "queued" else "A run is starting.")
 
     with S.entry_point():
         try:

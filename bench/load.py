@@ -5,9 +5,9 @@
 
 Loopback only: it starts its own ``streamlit run app.py`` on 127.0.0.1 with a fresh cache, and one
 headless Chromium per session (bounded: at most ``--sessions`` browsers, ``--timeout`` seconds).
-The browsers run at the lowest priority (``nice 19``): in a classroom they are on the students'
-machines, and here ten of them would otherwise take the cores the server needs; their CPU time is
-reported apart, with the server's and its jobs'.
+The browsers run in Linux's idle scheduling class (only on a core nothing else wants): in a classroom
+they are on the students' machines, and here ten of them would otherwise take the cores the server
+needs; their CPU time is reported apart, with the server's and its jobs'.
 For each phase it reports every session's time from pressing Run to its result, the peak resident
 memory of the server and its job processes (browsers not counted), errors, and whether every
 session got its result; then the ratio of the N-session time to the one-session time (identical
@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from browser import available, chromium, click_button, quick_demo_settings, server, wait_text  # noqa: E402
-from procs import cpu_seconds, descendants, renice, tree_rss  # noqa: E402
+from procs import cpu_seconds, descendants, idle_priority, tree_rss  # noqa: E402
 
 
 DONE = "finished in"  # the Run page's "Run … finished in N s"
@@ -69,7 +69,7 @@ def phase(n: int, folder: Path, settings: dict | None, timeout: float) -> dict:
                 peak["bytes"] = max(peak["bytes"], tree_rss(proc.pid))
                 jobs = descendants(proc.pid)
                 browsers = descendants(os.getpid()) - jobs - {proc.pid}
-                renice(browsers)  # in a classroom the browsers run on the students' machines
+                idle_priority(browsers)  # in a classroom the browsers run on the students' machines
                 for kind, pids in (("server", {proc.pid}), ("jobs", jobs), ("browsers", browsers)):
                     cpu[kind].update(cpu_seconds(pids))
                 time.sleep(0.5)

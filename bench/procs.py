@@ -51,14 +51,15 @@ def cpu_seconds(pids) -> dict[int, float]:
     return {pid: (int(now[pid][11]) + int(now[pid][12])) / _TICK for pid in pids if pid in now}
 
 
-def renice(pids, nice: int = 19) -> None:
-    """Lower every thread of ``pids`` to ``nice`` (Linux sets the priority per thread, and Chromium,
-    run as root, sets its processes' own; so the load test calls this again as it samples)."""
+def idle_priority(pids) -> None:
+    """Put every thread of ``pids`` in Linux's ``SCHED_IDLE`` class: they run only on a core nothing else
+    wants. Per thread, since Linux schedules threads; and again on each call, since Chromium (run as root)
+    sets its own processes' priorities and starts new threads."""
     import os
 
     for pid in pids:
         for task in Path(f"/proc/{pid}/task").glob("*"):
             try:
-                os.setpriority(os.PRIO_PROCESS, int(task.name), nice)
+                os.sched_setscheduler(int(task.name), os.SCHED_IDLE, os.sched_param(0))
             except (OSError, ValueError):
                 continue

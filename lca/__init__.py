@@ -4,8 +4,7 @@
 >>> sorted(lca.RunConfig().to_dict())[:3]
 ['aggregation', 'alpha', 'batch_size']
 """
-__version__ = "0.1.0"
-
+from ._version import __version__
 from ._validation import InputError
 from .cache import ActivationCache, activation_key
 from .data import TASKS, Corpus, Examples, control_labels, read_conllu, read_neurox, task_examples
@@ -14,7 +13,7 @@ from .extract import DEFAULT_MODEL, LoadedModel, extract_activations, load_model
 from .features import Features
 from .formats import read_columns, read_conll2000, read_corpus, read_pmb
 from .grid import GridResult, grid_search, quick_grid_search
-from .neurons import flat_to_layer_unit, layer_name, layer_unit_to_flat, neuron_label, parse_neuron
+from .neurons import flat_to_layer_unit, layer_unit_to_flat, neuron_label, parse_neuron
 from .pipeline import STAGES, corpus_activations, run_lca
 from .probe import ElasticNetProbe, ProbeWeights, accuracy, predict, train_probes
 from .probeless import probeless_ranking
@@ -33,7 +32,7 @@ __all__ = [
     "read_conllu", "read_neurox", "task_examples", "DATASETS", "list_datasets", "load_dataset", "train_test",
     "DEFAULT_MODEL", "LoadedModel", "extract_activations", "load_model", "Features", "read_columns",
     "read_conll2000", "read_corpus", "read_pmb", "GridResult", "grid_search", "quick_grid_search",
-    "flat_to_layer_unit", "layer_name", "layer_unit_to_flat", "neuron_label", "parse_neuron", "STAGES",
+    "flat_to_layer_unit", "layer_unit_to_flat", "neuron_label", "parse_neuron", "STAGES",
     "corpus_activations", "run_lca", "ElasticNetProbe", "ProbeWeights", "accuracy", "predict", "train_probes",
     "probeless_ranking", "lca_ranking", "random_ranking", "tag_neurons", "weight_magnitude_ranking", "LCAResult",
     "RunConfig", "load_result", "save_result", "minimal_subset", "explore", "runs", "viz", "__version__",

@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -13,6 +12,7 @@ from typing import Callable
 
 from tqdm.auto import tqdm
 
+from ._io import atomic_write
 from ._validation import InputError
 
 Progress = Callable[[int, "int | None"], None]
@@ -37,10 +37,8 @@ def fetch(url: str, dest: Path, sha256: str, member: str | None = None,
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
+
+    def download(tmp: Path) -> None:
         _stream(url, tmp, dest.name, progress, timeout)
         if member is not None:
             _extract(tmp, member, url)
@@ -51,10 +49,8 @@ def fetch(url: str, dest: Path, sha256: str, member: str | None = None,
                 f"got {got}; the download was deleted. The source changed or the transfer was corrupted: "
                 "try again, or put a verified copy in the folder named by LCA_DATA_DIR"
             )
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dest
+
+    return atomic_write(dest, download)
 
 
 def _stream(url: str, tmp: Path, label: str, progress: Progress | None, timeout: float) -> None:

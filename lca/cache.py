@@ -23,6 +23,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from ._version import __version__
+
 __all__ = ["ActivationCache", "activation_key", "default_cache_dir", "model_identity"]
 
 log = logging.getLogger(__name__)
@@ -31,8 +33,17 @@ _CHUNK = 1 << 24
 
 
 def default_cache_dir() -> Path:
-    """``$LCA_CACHE_DIR``, else ``~/.cache/lca``."""
-    return Path(os.environ.get("LCA_CACHE_DIR") or Path.home() / ".cache" / "lca").expanduser()
+    """``$LCA_CACHE_DIR``, else ``~/.cache/lca``, with ``~`` and environment variables expanded.
+
+    The one home of this policy: every cache (activations, runs, models, datasets) lives under it.
+
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"LCA_CACHE_DIR": "~/x"}):
+    ...     default_cache_dir() == Path.home() / "x"
+    True
+    """
+    root = os.environ.get("LCA_CACHE_DIR") or str(Path("~") / ".cache" / "lca")
+    return Path(os.path.expanduser(os.path.expandvars(root)))
 
 
 def _file_digest(path: Path) -> str:
@@ -82,8 +93,6 @@ def activation_key(model: str, corpus_hash: str, aggregation: str, dtype: str = 
     >>> activation_key("hub:bert-base-cased@main", "0" * 64, "last", version="0.1.0")[:16]
     'fe9e6f85eed98331'
     """
-    from . import __version__
-
     payload = {"model": model, "corpus": corpus_hash, "aggregation": aggregation, "dtype": dtype,
                "layers": layers, "version": version or __version__, "format": CACHE_FORMAT}
     if compute != "float32":  # added later: float32 entries keep the keys they were written under

@@ -12,6 +12,7 @@ from pathlib import Path
 from ._validation import InputError
 from .data import TASKS
 from .extract import AGGREGATIONS, DEFAULT_MODEL
+from .cli_data import corpora_from_args as _corpora
 from .probe import SCHEDULES
 
 __all__ = ["main"]
@@ -94,40 +95,6 @@ def _add_run(sub) -> None:
                           "and --max-sentences runs; --train/--test files otherwise stop with the list)")
     run.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code")
     run.add_argument("--cache-dir", help="activation cache (default: $LCA_CACHE_DIR or ~/.cache/lca)")
-
-
-def _read_split(args, path: str):
-    from .formats import read_corpus
-
-    options = {}
-    if args.format == "columns":
-        as_key = lambda v: int(v) if str(v).isdigit() else v  # noqa: E731
-        options = {"word_column": as_key(args.word_column),
-                   "label_columns": {args.task: as_key(args.label_column or args.task)}}
-    elif args.format == "neurox":
-        options = {"task": args.task if args.task in ("xpos", "upos", "deprel", "chunk", "sem", "ccg") else "label"}
-    return read_corpus(path, args.format, **options)
-
-
-def _corpora(args):
-    """``(train, test, sampled)``: sampled is true for registry datasets and --max-sentences samples, whose
-    test data often holds a rare tag the training part lacks (those words are then dropped, and said so)."""
-    from .datasets import DATASETS, sample_sentences, train_test
-
-    if args.train or args.test:
-        if not (args.train and args.test):
-            raise InputError("give both --train and --test, or a --dataset")
-        if args.dataset:
-            raise InputError("give either --dataset or --train/--test, not both")
-        train, test = _read_split(args, args.train), _read_split(args, args.test)
-    else:
-        name = args.dataset or "demo"
-        if name not in DATASETS:
-            raise InputError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
-        train, test = train_test(name, args.data_dir, args.seed)
-    if args.max_sentences:
-        train = sample_sentences(train, args.max_sentences, args.seed)
-    return train, test, bool(args.dataset or not args.train or args.max_sentences)
 
 
 class _Bars:
@@ -239,11 +206,13 @@ def _add_compare(sub) -> None:
 
 
 def _compare(args) -> int:
-    from .compare import compare_runs, format_report, run_parallel, write_report
+    from .compare import compare_runs, format_report
+    from .compare_viz import write_report
 
     runs = list(args.runs)
     if args.parallel:
         from .cache import ActivationCache
+        from .parallel import run_parallel
         from .result import RunConfig
 
         if not args.out:

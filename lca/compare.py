@@ -15,13 +15,12 @@ The paper compares runs in three ways (Sections 5.1, 5.4, 5.5): architectures si
 * ``overlaps``: Jaccard index of the minimal sets (and of the per-tag sets of shared tags) for
   each pair of runs on the same model, where a flat neuron id means the same neuron.
 
-:func:`run_parallel` makes the runs on sentence-parallel corpora (UD PUD en/de/fr): the same
-sentences, by index, train and test every language.
+The figures and the report with them are in :mod:`lca.compare_viz`; the runs on sentence-parallel
+corpora (Figure 10) are made by :mod:`lca.parallel`.
 """
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -30,9 +29,10 @@ import numpy as np
 
 from ._validation import InputError
 from .result import LCAResult, load_result
+from .runs import folder_label
 
 __all__ = ["Comparison", "compare_results", "compare_runs", "result_row", "sweep_runs", "mean_layer", "jaccard",
-           "tag_overlap_matrix", "format_report", "write_report", "parallel_corpora", "run_parallel", "TABLE_COLUMNS"]
+           "tag_overlap_matrix", "format_report", "TABLE_COLUMNS"]
 
 # (key, header) of the accuracy table, in print order; accuracies are percentages.
 TABLE_COLUMNS = (("model", "model"), ("task", "task"), ("n_layers", "layers"), ("oracle", "oracle %"),
@@ -207,18 +207,6 @@ def compare_results(results: Sequence[LCAResult], labels: Sequence[str] | None =
                       tuple(overlaps))
 
 
-def _folder_label(path: Path) -> str:
-    folder = path if path.is_dir() else path.parent
-    meta = folder / "meta.json"  # a run of the app's store: name it as the app does
-    if meta.is_file():
-        try:
-            m = json.loads(meta.read_text())
-            return f"{m.get('task', '?')} · {Path(str(m.get('model_label') or m.get('model', '?'))).name} · {m.get('dataset', '?')}"
-        except (OSError, ValueError):
-            pass
-    return folder.name
-
-
 def compare_runs(run_dirs: Sequence, labels: Sequence[str] | None = None) -> Comparison:
     """Load run folders (``lca run --out``) and compare them; labels default to the folder names.
 
@@ -226,7 +214,7 @@ def compare_runs(run_dirs: Sequence, labels: Sequence[str] | None = None) -> Com
     """
     paths, sweep_labels = [], []
     for p in map(Path, run_dirs):  # a sweep folder stands for its finished runs
-        found = sweep_runs(p) if (p / "sweep.json").is_file() else ([p], [_folder_label(p)])
+        found = sweep_runs(p) if (p / "sweep.json").is_file() else ([p], [folder_label(p)])
         paths += found[0]
         sweep_labels += found[1]
     if len(paths) < 2:
@@ -286,81 +274,3 @@ def format_report(comparison: Comparison, max_tags: int = 20) -> str:
             parts.append(f"  {o['a']} vs {o['b']}: minimal sets Jaccard {o['jaccard']:.3f} ({o['shared']} shared)"
                          + (("; per tag " + ", ".join(f"{t} {v:.2f}" for t, v in tags)) if tags else ""))
     return "\n".join(parts)
-
-
-def write_report(comparison: Comparison, out) -> Path:
-    """Write ``compare.json`` and ``compare.html`` (every figure; plotly.js embedded once, opens offline)
-    into ``out``; returns the JSON path."""
-    from . import compare_viz
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    figs = compare_viz.all_figures(comparison)
-    body = "\n".join(f'<section id="{name}">' + fig.to_html(full_html=False, include_plotlyjs=(k == 0)) + "</section>"
-                     for k, (name, fig) in enumerate(figs.items()))
-    html = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>LCA comparison: {' / '.join(comparison.labels)}"
-            f"</title></head><body>{body}</body></html>")
-    (out / "compare.html").write_text(html, encoding="utf-8")
-    tmp = out / "compare.json.partial"
-    tmp.write_text(json.dumps(comparison.to_dict(), indent=1))
-    tmp.replace(out / "compare.json")
-    return out / "compare.json"
-
-
-# ---- sentence-parallel corpora ---------------------------------------------------------------------------
-def _sent_ids(path: Path) -> list[str]:
-    pattern = re.compile(r"^#\s*sent_id\s*=\s*(\S+)")
-    return [m.group(1) for line in path.read_text(encoding="utf-8").splitlines() if (m := pattern.match(line))]
-
-
-def parallel_corpora(names: Sequence[str], seed: int = 0, data_dir=None) -> dict:
-    """``{name: (train, test)}`` of single-split parallel UD datasets (the PUD treebanks), cut alike.
-
-    :func:`lca.datasets.train_test` cuts each by the same seeded sentence permutation, so the
-    test sentences are translations of each other when the files list the same ``sent_id``
-    values in the same order, which is checked here.
-    """
-    from .datasets import dataset_path, train_test
-
-    names = [n.strip() for n in names if n.strip()]
-    if len(names) < 2:
-        raise InputError(f"parallel comparison needs at least 2 datasets; got {names}")
-    ids = {}
-    for n in names:
-        splits = list(_dataset_splits(n))
-        if len(splits) != 1:
-            raise InputError(f"{n} has the splits {splits}; parallel comparison takes single-split treebanks (ud-pud-*)")
-        ids[n] = _sent_ids(dataset_path(n, splits[0], data_dir))
-    for n in names[1:]:
-        if ids[n] != ids[names[0]]:
-            raise InputError(f"{n} is not sentence-parallel to {names[0]}: their sent_id lists differ "
-                             f"({len(ids[n])} vs {len(ids[names[0]])} sentences)")
-    return {n: train_test(n, data_dir, seed) for n in names}
-
-
-def _dataset_splits(name: str):
-    from .datasets import DATASETS
-
-    if name not in DATASETS:
-        raise InputError(f"unknown dataset {name!r}; the datasets are {', '.join(DATASETS)}")
-    return DATASETS[name].splits
-
-
-def run_parallel(names: Sequence[str], config, out, cache=None, progress_for=None) -> list[Path]:
-    """Run LCA with ``config`` on each parallel dataset (see :func:`parallel_corpora`); returns the run folders.
-
-    ``progress_for(name)``, if given, returns the progress callback of the run on dataset ``name``.
-    """
-    from .extract import load_model
-    from .pipeline import run_lca
-    from .result import save_result
-
-    corpora = parallel_corpora(names)
-    loaded = load_model(config.model, config.device, config.revision, config.trust_remote_code)
-    folders = []
-    for name, (train, test) in corpora.items():
-        folder = Path(out) / name
-        progress = progress_for(name) if progress_for else None
-        save_result(run_lca(train, test, config, loaded=loaded, cache=cache, progress=progress), folder)
-        folders.append(folder)
-    return folders

@@ -1,20 +1,23 @@
 """Plotly figures of a :class:`lca.compare.Comparison`: the paper's side-by-side charts.
 
 Every function returns a ``plotly.graph_objects.Figure`` and nothing else (no ``.show()``,
-no streamlit).  Runs keep one colour each across all figures.
+no streamlit), except :func:`write_report`, which writes them all with the comparison's data.
+Runs keep one colour each across all figures.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ._io import write_json_atomic, write_text_atomic
 from .compare import Comparison
 
 __all__ = ["RUN_COLORS", "layer_distribution", "layer_small_multiples", "layer_shift", "accuracy_bars",
-           "shared_tag_counts", "overlap_heatmap", "tag_overlap_heatmap", "all_figures"]
+           "shared_tag_counts", "overlap_heatmap", "tag_overlap_heatmap", "all_figures", "write_report"]
 
 RUN_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 _FONT = dict(family="Source Sans Pro, sans-serif", size=13)
@@ -172,3 +175,17 @@ def all_figures(c: Comparison) -> dict[str, go.Figure]:
     if c.overlaps:
         figs["overlap"] = overlap_heatmap(c)
     return figs
+
+
+def write_report(comparison: Comparison, out) -> Path:
+    """Write ``compare.json`` and ``compare.html`` (every figure; plotly.js embedded once, opens offline)
+    into ``out``; returns the JSON path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    figs = all_figures(comparison)
+    body = "\n".join(f'<section id="{name}">' + fig.to_html(full_html=False, include_plotlyjs=(k == 0)) + "</section>"
+                     for k, (name, fig) in enumerate(figs.items()))
+    html = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>LCA comparison: {' / '.join(comparison.labels)}"
+            f"</title></head><body>{body}</body></html>")
+    write_text_atomic(out / "compare.html", html)
+    return write_json_atomic(out / "compare.json", comparison.to_dict())

@@ -30,10 +30,11 @@ import numpy as np
 
 from ._download import Progress, fetch
 from ._validation import InputError, check_positive
+from .cache import default_cache_dir
 from .data import Corpus, read_conllu
 from .formats import read_columns, read_conll2000, read_pmb
 
-__all__ = ["DATASETS", "DatasetSpec", "SplitSpec", "DEMO_DIR", "list_datasets", "load_dataset",
+__all__ = ["DATASETS", "DatasetSpec", "SplitSpec", "DEMO_DIR", "list_datasets", "availability", "load_dataset", "holdout",
            "dataset_path", "sample_sentences", "cache_dir"]
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "assets" / "demo"
@@ -160,7 +161,7 @@ _SPECS = [
         "CC BY-SA 4.0", {
             "dev": ("de_gsd-ud-dev.conllu", "00431f2624cbbf66796c097a9303bbc8f8e8ca88ef35c4c5664aa396b2d674c9"),
             "test": ("de_gsd-ud-test.conllu", "bceb8e867ba3ee7f1449d44fb31538d63a514f07e6763e7d9a5ffe794407bed4"),
-        }, "XPOS is STTS (universal_tags tagset 'de-tiger')."),
+        }, "XPOS is STTS."),
     _ud("ud-gsd-fr", "UD_French-GSD", "830e2782304af08b3cc1c9250475343e04274d81", "ud_french_gsd", "French",
         "CC BY-SA 4.0", {
             "dev": ("fr_gsd-ud-dev.conllu", "3e7531b645e5bd6fe37bb619cdd8292e87f5937e64cd8627b4094324eb830e6b"),
@@ -171,9 +172,8 @@ DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in _SPECS}
 
 
 def cache_dir() -> Path:
-    """``$LCA_CACHE_DIR/datasets``, default ``~/.cache/lca/datasets``."""
-    root = os.environ.get("LCA_CACHE_DIR")
-    return (Path(root).expanduser() if root else Path.home() / ".cache" / "lca") / "datasets"
+    """``datasets`` in the activation cache's folder (:func:`lca.cache.default_cache_dir`)."""
+    return default_cache_dir() / "datasets"
 
 
 def _spec(name: str, split: str | None = None) -> DatasetSpec:
@@ -276,10 +276,34 @@ def train_test(name: str, data_dir=None, seed: int = 0, test_fraction: float = 0
     test_split = next((s for s in ("test", "dev") if s in splits and s != train_split), None)
     if train_split and test_split:
         return (load_dataset(name, train_split, data_dir, progress), load_dataset(name, test_split, data_dir, progress))
-    whole = load_dataset(name, splits[0], data_dir, progress)
-    n = len(whole.sentences)
+    return holdout(load_dataset(name, splits[0], data_dir, progress), test_fraction, seed)
+
+
+def holdout(corpus: Corpus, fraction: float = 0.2, seed: int = 0) -> tuple[Corpus, Corpus]:
+    """Cut a corpus by sentences into ``(train, test)``: a seeded ``fraction`` of them (at least one) for testing.
+
+    The one split policy: :func:`train_test` uses it for single-split datasets, the app for an upload or a
+    dataset split without a test part.  Both parts keep corpus order.
+
+    >>> c = Corpus(tuple((f"w{i}",) for i in range(5)))
+    >>> [[s[0] for s in part.sentences] for part in holdout(c)]
+    [['w0', 'w1', 'w3', 'w4'], ['w2']]
+    """
+    n = len(corpus.sentences)
     if n < 2:
-        raise InputError(f"dataset {name!r} has {n} sentence; it needs at least 2 to hold some out for testing")
+        raise InputError(f"{corpus.name or 'the corpus'} has {n} sentence(s): at least 2 are needed to hold some "
+                         "out for testing; give a separate test file or split")
     order = np.random.default_rng(seed).permutation(n).tolist()
-    n_test = max(1, round(test_fraction * n))
-    return whole.subset(sorted(order[n_test:])), whole.subset(sorted(order[:n_test]))
+    n_test = max(1, round(fraction * n))
+    return corpus.subset(sorted(order[n_test:])), corpus.subset(sorted(order[:n_test]))
+
+
+def availability() -> dict[str, str]:
+    """Each registry dataset's state on this machine: "here" (every split found without downloading),
+    "download" (a split must be downloaded first) or "local-only" (a split has no public source)."""
+    state = {}
+    for entry in list_datasets():
+        where = entry["resolved"].values()
+        state[entry["name"]] = ("local-only" if any(w.startswith("missing") for w in where) else
+                                "download" if any(w.startswith("download from") for w in where) else "here")
+    return state

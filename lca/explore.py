@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from ._validation import InputError
 from .data import EMPTY, Corpus, task_examples
 
-__all__ = ["neuron_column", "neuron_scale", "normalize", "preferred_sign", "word_tags", "top_words",
-           "dominant_tag", "top_sentences", "random_sentences", "sentence_values", "tag_distribution",
-           "tokenize", "sentence_activations", "predict_words"]
+__all__ = ["neuron_column", "neuron_scale", "normalize", "preferred_sign", "weight_sign", "word_tags", "top_words",
+           "dominant_tag", "tag_purity", "neuron_tags", "tag_neuron_rows", "top_sentences", "random_sentences",
+           "sentence_values", "tag_distribution", "tokenize", "sentence_activations", "predict_words"]
 
 _WORD = re.compile(r"\d+(?:[.,]\d+)*|\w+(?:[-'’]\w+)*|[^\w\s]")
 
@@ -123,17 +123,107 @@ def top_words(acts: np.ndarray, column: int, words: Sequence[str], tags: Sequenc
     if sign not in (1, -1):
         raise InputError(f"sign must be 1 or -1; got {sign!r}")
     values = np.asarray(acts[:, column], dtype=np.float32)
-    order = np.argsort(-sign * values, kind="stable")
-    out, seen = [], set()
-    for index in order:
-        word = words[index]
-        if unique and word in seen:
-            continue
-        seen.add(word)
-        out.append({"word": word, "tag": tags[index], "activation": float(values[index]), "index": int(index)})
-        if len(out) == k:
-            break
-    return out
+    key = -sign * values
+    pool = min(len(key), max(8 * k, 64))
+    while True:
+        # Every word at least as strong as the pool-th strongest, in stable order: the same words and
+        # order as a full stable sort, without sorting the whole corpus for each neuron.
+        if pool < len(key):
+            cut = np.partition(key, pool - 1)[pool - 1]
+            candidates = np.flatnonzero(key <= cut)
+            order = candidates[np.argsort(key[candidates], kind="stable")]
+        else:
+            order = np.argsort(key, kind="stable")
+        out, seen = [], set()
+        for index in order:
+            word = words[index]
+            if unique and word in seen:
+                continue
+            seen.add(word)
+            out.append({"word": word, "tag": tags[index], "activation": float(values[index]), "index": int(index)})
+            if len(out) == k:
+                return out
+        if pool >= len(key):
+            return out
+        pool = min(len(key), 4 * pool)  # repeated words used up the pool: look further
+
+
+def tag_purity(acts: np.ndarray, column: int, words: Sequence[str], tags: Sequence[str], tag: str, k: int = 10,
+               sign: int = 1) -> float:
+    """Share of the neuron's ``k`` top-activating words (:func:`top_words`, direction ``sign``) tagged ``tag``.
+
+    The purity of a neuron for the tag it was picked for: 1.0 when every top word carries the tag.
+
+    >>> acts = np.array([[0.1], [0.9], [0.5], [0.8]])
+    >>> tag_purity(acts, 0, ["a", "b", "c", "d"], ["X", "Y", "Z", "Y"], "Y", k=2)
+    1.0
+    >>> tag_purity(acts, 0, ["a", "b", "c", "d"], ["X", "Y", "Z", "Y"], "Y", k=4)
+    0.5
+    """
+    top = top_words(acts, column, words, tags, k=k, sign=sign)
+    return sum(t["tag"] == tag for t in top) / len(top) if top else 0.0
+
+
+def neuron_tags(neuron: int, per_tag: Mapping[str, Sequence[int]], weights: np.ndarray | None,
+                tags: Sequence[str]) -> list[dict]:
+    """The tags that picked ``neuron`` as salient, each with the probe's signed weight, largest ``|weight|`` first.
+
+    A positive weight makes the neuron's activation evidence *for* the tag (the higher, the more
+    likely the tag); a negative one evidence *against* it.  ``weight`` is None without weights.
+
+    Returns
+    -------
+    list of dict
+        ``{"tag", "weight"}``.
+
+    >>> w = np.array([[0.5, -2.0, 0.1]])
+    >>> neuron_tags(0, {"A": [0], "B": [0], "C": [1]}, w, ["A", "B", "C"])
+    [{'tag': 'B', 'weight': -2.0}, {'tag': 'A', 'weight': 0.5}]
+    """
+    index = {t: i for i, t in enumerate(tags)}
+    rows = [{"tag": t, "weight": None if weights is None else float(weights[neuron, index[t]])}
+            for t, members in per_tag.items() if neuron in set(members)]
+    return sorted(rows, key=lambda r: -abs(r["weight"] or 0.0))
+
+
+def tag_neuron_rows(tag: str, neurons: Sequence[int], ranking: Sequence[int], weights: np.ndarray | None,
+                    tags: Sequence[str], acts: np.ndarray | None = None, columns: Sequence[int | None] | None = None,
+                    words: Sequence[str] | None = None, word_tags: Sequence[str] | None = None,
+                    k: int = 10) -> list[dict]:
+    """The neurons a tag picked, most salient (lowest rank) first, with their signed weight and purity.
+
+    Parameters
+    ----------
+    neurons : the tag's flat neuron ids (``LCAResult.per_tag[tag]``).
+    ranking : ``LCAResult.ranking``; rank 1 is its first entry.
+    acts, columns, words, word_tags : optional
+        The test corpus's ``(n_words, D)`` activations, each neuron's column in them (None for a neuron
+        the matrix lacks), and the corpus's words and tags: with them each row gets ``purity``,
+        :func:`tag_purity` of the neuron's top ``k`` words at the end whose activations argue for the tag
+        (:func:`weight_sign`); else ``purity`` is None.
+
+    Returns
+    -------
+    list of dict
+        ``{"neuron", "rank", "weight", "purity"}``; ``weight`` is None without weights.
+
+    >>> w = np.array([[0.1], [-0.9], [0.5]])
+    >>> [(r["neuron"], r["rank"], r["weight"]) for r in tag_neuron_rows("A", [1, 2], [2, 0, 1], w, ["A"])]
+    [(2, 1, 0.5), (1, 3, -0.9)]
+    """
+    rank = {int(n): i + 1 for i, n in enumerate(ranking)}
+    t = list(tags).index(tag)
+    rows = []
+    for i, n in enumerate(neurons):
+        n = int(n)
+        weight = None if weights is None else float(weights[n, t])
+        column = None if columns is None else columns[i]
+        purity = None
+        if acts is not None and column is not None and words is not None and word_tags is not None:
+            sign = weight_sign(weights, n, t) if weights is not None else preferred_sign(acts, column)
+            purity = tag_purity(acts, column, words, word_tags, tag, k=k, sign=sign)
+        rows.append({"neuron": n, "rank": rank.get(n), "weight": weight, "purity": purity})
+    return sorted(rows, key=lambda r: (r["rank"] is None, r["rank"] or 0, r["neuron"]))
 
 
 def top_sentences(acts: np.ndarray, column: int, offsets: np.ndarray, k: int = 5, sign: int = 1) -> list[int]:

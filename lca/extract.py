@@ -19,11 +19,11 @@ import numpy as np
 import torch
 
 from ._validation import InputError, check_choice
-from .models import DEFAULT_MODEL, LoadedModel, bundled_model_path, load_model, resolve_device
+from .models import DEFAULT_MODEL, LoadedModel, bundled_model_path, load_model, pick_device
 from .sites import SITES, mlp_modules, on_mlp_inputs, site_layout, stop_early
 
 __all__ = ["AGGREGATIONS", "DEFAULT_MODEL", "LoadedModel", "load_model", "extract_activations", "iter_activations",
-           "resolve_device", "bundled_model_path"]
+           "pick_device", "bundled_model_path"]
 
 AGGREGATIONS = ("first", "last", "average")
 # Values one batch of word activations may hold (float32): tokens per batch shrink as D grows, so a

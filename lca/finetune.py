@@ -25,10 +25,10 @@ from typing import Callable
 
 import numpy as np
 
+from ._io import write_json_atomic
 from ._validation import InputError, check_choice, check_fraction, check_positive, read_text_lines
 from .cache import default_cache_dir
-from .extract import DEFAULT_MODEL, bundled_model_path, resolve_device
-from .hub import check_model_source
+from .models import DEFAULT_MODEL, load_error, model_path, pick_device, quiet_transformers, with_pad_token
 
 __all__ = ["SENTENCE_POLARITY", "FinetuneConfig", "FinetuneResult", "LabelledSentences", "read_labelled",
            "load_sentences", "finetune", "random_model", "local_models", "models_dir", "MODEL_INFO"]
@@ -191,38 +191,8 @@ class FinetuneResult:
         return {**asdict(self), "classes": list(self.classes), "losses": list(self.losses)}
 
 
-def _model_path(name: str) -> str:
-    path = str(bundled_model_path()) if name == DEFAULT_MODEL else name
-    check_model_source(name, path)
-    return path
-
-
-def _quiet() -> None:
-    import transformers
-
-    transformers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.set_verbosity_error()
-
-
-def _tokenizer(path: str):
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(path)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token or tok.unk_token
-    return tok
-
-
-def _load_error(name: str, err: Exception) -> InputError:
-    first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-    return InputError(f"could not load model {name!r}: {first[:300]}. Give a local folder saved with "
-                      "save_pretrained (config.json, weights, tokenizer files) or a cached hub id")
-
-
 def _write_info(out: Path, info: dict) -> None:
-    tmp = out / f"{MODEL_INFO}.partial"
-    tmp.write_text(json.dumps(info, indent=1))
-    tmp.replace(out / MODEL_INFO)
+    write_json_atomic(out / MODEL_INFO, info)
 
 
 def _split(n: int, config: FinetuneConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -252,21 +222,21 @@ def finetune(config: FinetuneConfig, out, progress: Progress | None = None, data
     is called after each step; an exception raised from it stops the run and nothing is saved.
     """
     import torch
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    _quiet()
+    quiet_transformers()
     data = load_sentences(config.data, data_dir)
     if len(data.texts) < 10:
         raise InputError(f"{data.name}: {len(data.texts)} sentences; at least 10 are needed (some are held out)")
     out = Path(out)
-    path = _model_path(config.model)
-    device = resolve_device(config.device)
+    path = model_path(config.model)
+    device = pick_device(config.device)
     torch.manual_seed(config.seed)
     try:
-        tok = _tokenizer(path)
+        tok = with_pad_token(AutoTokenizer.from_pretrained(path))
         clf = AutoModelForSequenceClassification.from_pretrained(path, num_labels=len(data.classes), dtype=torch.float32)
     except (OSError, ValueError, KeyError) as err:
-        raise _load_error(config.model, err) from None
+        raise load_error(config.model, err) from None
     if clf.config.pad_token_id is None:
         clf.config.pad_token_id = tok.pad_token_id
     clf.to(device)
@@ -319,16 +289,16 @@ def random_model(model: str, out, seed: int = 0) -> Path:
     Returns the folder, loadable by :func:`lca.extract.load_model`.
     """
     import torch
-    from transformers import AutoConfig, AutoModel
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     check_positive("seed", seed, integer=True, allow_zero=True)
-    _quiet()
-    path = _model_path(model)
+    quiet_transformers()
+    path = model_path(model)
     try:
         config = AutoConfig.from_pretrained(path)
-        tok = _tokenizer(path)
+        tok = with_pad_token(AutoTokenizer.from_pretrained(path))
     except (OSError, ValueError, KeyError) as err:
-        raise _load_error(model, err) from None
+        raise load_error(model, err) from None
     torch.manual_seed(seed)
     encoder = AutoModel.from_config(config)
     out = Path(out)

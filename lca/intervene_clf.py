@@ -19,7 +19,7 @@ import torch
 
 from ._validation import InputError
 from .ablate import mean_sd
-from .extract import DEFAULT_MODEL, LoadedModel, bundled_model_path
+from .models import DEFAULT_MODEL, LoadedModel, bundled_model_path, with_pad_token
 from .intervene import matched_bottom, matched_random, silence
 
 __all__ = ["Classifier", "load_classifier", "classifier_predictions", "classifier_effects"]
@@ -49,9 +49,9 @@ def load_classifier(loaded: LoadedModel, data_dir=None) -> Classifier | None:
     Raises :class:`InputError` when the folder is a fine-tuned classifier but its held-out
     sentences cannot be read again.
     """
-    from transformers import AutoConfig, AutoModelForSequenceClassification
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-    from .finetune import MODEL_INFO, _tokenizer, load_sentences
+    from .finetune import MODEL_INFO, load_sentences
 
     path = Path(str(bundled_model_path()) if loaded.path == DEFAULT_MODEL else loaded.path)
     info_file = path / MODEL_INFO
@@ -75,7 +75,8 @@ def load_classifier(loaded: LoadedModel, data_dir=None) -> Classifier | None:
                          "the data changed since fine-tuning")
     model = AutoModelForSequenceClassification.from_pretrained(path, dtype=loaded.dtype).to(loaded.device).eval()
     labels = np.searchsorted(np.array(classes), np.array([data.labels[i] for i in rows]))
-    return Classifier(model, _tokenizer(str(path)), tuple(data.texts[i] for i in rows), labels, classes, data.name,
+    tok = with_pad_token(AutoTokenizer.from_pretrained(path))
+    return Classifier(model, tok, tuple(data.texts[i] for i in rows), labels, classes, data.name,
                       int(info["config"].get("max_length", 64)), info.get("dev_accuracy"), info.get("dev_majority"))
 
 

@@ -117,9 +117,7 @@ def clean_layer_probe(train_acts: np.ndarray, train: Corpus, result, layer: int,
 
     ``min_steps`` overrides the run's optimizer-step floor (a quicker, less converged probe).
     """
-    from .result import RunConfig
-
-    config = RunConfig.from_dict(result.config)
+    config = result.run_config
     rows, y = _labels(train, result.task, result.tags)
     S = result.layer_size
     training = config.training()
@@ -179,7 +177,7 @@ def information_flow(loaded, result, train: Corpus, test: Corpus, train_acts: np
 
     report("silence", 0.0)
     acts = extract_silenced(loaded, test.sentences, conditions, means if mode == "mean" else None, [read_layer],
-                            result.config.get("aggregation", "last"), max_stack=max_stack,
+                            result.run_config.aggregation, max_stack=max_stack,
                             progress=lambda done, total: report("silence", done / total))
     effects = [_effect(probe, acts[k], rows, y, tags, loaded.device) for k in range(len(conditions))]
     report("silence", 1.0)

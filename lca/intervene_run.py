@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from ._io import write_json_atomic
 from ._validation import InputError, check_choice, check_positive
 from .data import Corpus
 
@@ -67,7 +68,7 @@ def run_intervention(result, train: Corpus, test: Corpus, neurons=("top",), mode
     """
     from .cache import ActivationCache
     from .datasets import sample_sentences
-    from .extract import load_model
+    from .models import load_model
     from .intervene import MODES, mean_activations, parse_neuron_set
     from .intervene_clf import classifier_effects, load_classifier
     from .intervene_effects import information_flow
@@ -86,8 +87,7 @@ def run_intervention(result, train: Corpus, test: Corpus, neurons=("top",), mode
     report = progress or (lambda stage, fraction: None)
     timings, start = {}, time.perf_counter()
     cfg = result.config
-    loaded = loaded or load_model(cfg.get("model"), cfg.get("device", "auto"), cfg.get("revision"),
-                                  cfg.get("trust_remote_code", False))
+    loaded = loaded or load_model(cfg)
     if (loaded.n_layers, loaded.layer_size) != (result.n_layers, result.layer_size):
         raise InputError(f"the run has {result.n_layers} layers × {result.layer_size} neurons but {loaded.name} has "
                          f"{loaded.n_layers} × {loaded.layer_size}: run the intervention with the run's model")
@@ -132,10 +132,7 @@ def run_intervention(result, train: Corpus, test: Corpus, neurons=("top",), mode
 def save_intervention(out: InterventionResult, run_dir) -> Path:
     """Write ``RUN_DIR/intervention.json`` atomically."""
     path = Path(run_dir) / FILE
-    tmp = path.with_suffix(".json.partial")
-    tmp.write_text(json.dumps(out.to_dict(), indent=1))
-    tmp.replace(path)
-    return path
+    return write_json_atomic(path, out.to_dict())
 
 
 def _run_corpora(run_dir: Path, args, result) -> tuple[Corpus, Corpus]:
@@ -147,11 +144,11 @@ def _run_corpora(run_dir: Path, args, result) -> tuple[Corpus, Corpus]:
         from .runs import corpus_from_dict
 
         return tuple(corpus_from_dict(json.loads((run_dir / f"{n}_corpus.json").read_text())) for n in ("train", "test"))
-    from .cli import _corpora
+    from .cli_data import corpora_from_args
 
     # the run's seed drew its --max-sentences sample: the same seed draws it again
-    train, test = _corpora(argparse.Namespace(**{**vars(args), "task": result.task,
-                                                 "seed": result.config.get("seed", 0)}))[:2]
+    train, test = corpora_from_args(argparse.Namespace(**{**vars(args), "task": result.task,
+                                                 "seed": result.run_config.seed}))[:2]
     return train, test
 
 
@@ -203,15 +200,14 @@ def command(args) -> int:
     """Handle ``python -m lca intervene``: print the comparison and write ``intervention.json``."""
     import dataclasses
 
-    from .extract import load_model
+    from .models import load_model
     from .result import load_result
 
     run_dir = Path(args.run_dir)
     result = load_result(run_dir)
     train, test = _run_corpora(run_dir, args, result)
     cfg = result.config
-    loaded = load_model(args.model or cfg.get("model"), cfg.get("device", "auto"), cfg.get("revision"),
-                        cfg.get("trust_remote_code", False))
+    loaded = load_model({**cfg, "model": args.model or cfg.get("model")})
     if args.model:
         result = dataclasses.replace(result, config={**cfg, "model": args.model})
     out = run_intervention(result, train, test, args.neurons or ["top"], args.mode, args.read_layer, args.draws,

@@ -51,7 +51,7 @@ def execute_run(messages, cancel, token: str | None, rid: str, train: Corpus, te
                 meta: dict | None = None, store_root: str | None = None, min_interval: float = 0.25) -> None:
     """Run LCA and save it in the run store as ``rid`` (given to session ``token`` unless None: the
     queue then gives it to every session that waited for it); ``("done", rid)``."""
-    from .extract import load_model
+    from .models import load_model
     from .pipeline import run_lca
     from .runs import RunStore
 
@@ -59,7 +59,7 @@ def execute_run(messages, cancel, token: str | None, rid: str, train: Corpus, te
 
     def work() -> str:
         progress("load", 0.0)
-        loaded = load_model(config.model, config.device, config.revision, config.trust_remote_code)
+        loaded = load_model(config)
         result = run_lca(train, test, config, loaded=loaded, progress=progress)
         store = RunStore(store_root)
         store.save(rid, result, test, meta, train=train)

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from ._validation import InputError, check_choice
+from .probe_blocks import PROGRAM_WEIGHTS as _PROGRAM  # weights one program of probes holds
 from .sites import SITES, SiteLayout
 
 __all__ = ["ModelShape", "MemoryPlan", "shape_of_config", "shape_of_loaded", "plan_run", "check_plan", "preflight",
@@ -37,7 +38,6 @@ __all__ = ["ModelShape", "MemoryPlan", "shape_of_config", "shape_of_loaded", "pl
 
 _GB = 1e9
 _EVAL_ROWS = 8192  # Features.column_means' chunk (the zero-out curve's is 4,096)
-_PROGRAM = 2 ** 24  # lca.probe._PROGRAM_WEIGHTS
 _BATCH_VALUES = 2 ** 26  # lca.extract._BATCH_VALUES["cpu"]
 _SAFETY = 0.9  # use at most this share of what is free
 # Python, PyTorch and the tokenizer before any model: measured peaks (bench/sites.py) were 0.3-0.4 GB above the rest.
@@ -201,11 +201,9 @@ def _shape_of_model(config) -> ModelShape | None:
     (loading it will then fail with a readable error)."""
     from transformers import AutoConfig
 
-    from .hub import check_model_source
-    from .models import DEFAULT_MODEL, bundled_model_path
+    from .models import model_path
 
-    path = str(bundled_model_path()) if config.model in (None, DEFAULT_MODEL) else config.model
-    check_model_source(config.model, path, config.revision)  # fail at once, not after the hub's retries
+    path = model_path(config.model, config.revision)  # fail at once, not after the hub's retries
     try:
         hf = AutoConfig.from_pretrained(path, revision=config.revision, trust_remote_code=config.trust_remote_code)
         if getattr(hf, "is_encoder_decoder", False):
@@ -222,12 +220,12 @@ def preflight(config, loaded, n_words: int, n_tags: int, pair: bool, cache_dir) 
     """
     import dataclasses
 
-    from .models import resolve_device
+    from .models import pick_device
 
     shape = shape_of_loaded(loaded) if loaded is not None else _shape_of_model(config)
     if shape is None:
         return None
-    gpu = (loaded.device if loaded is not None else resolve_device(config.device)).type == "cuda"
+    gpu = (loaded.device if loaded is not None else pick_device(config.device)).type == "cuda"
     plan = plan_run(shape, config.site, n_words, n_tags, config.layers, config.screen, pair, gpu)
     check_plan(plan if loaded is None else dataclasses.replace(plan, model_bytes=0), cache_dir)
     return plan

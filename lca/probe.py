@@ -37,6 +37,7 @@ import torch
 
 from ._validation import InputError, check_positive
 from .features import Features
+from .probe_blocks import Block, layouts as _layouts, overlap_groups, programs as _programs
 
 __all__ = ["ElasticNetProbe", "ProbeWeights", "train_probes", "predict", "accuracy", "SCHEDULES", "epochs_for"]
 
@@ -94,142 +95,6 @@ def _dense(weights: "ProbeWeights") -> tuple[np.ndarray | None, np.ndarray]:
     for g in range(G):
         dense[np.searchsorted(union, weights.columns[g]), g] = weights.coef[g]
     return union, dense
-
-
-# A block is one (columns × probes·classes) weight matrix, scored by one matrix product.
-# Probes sharing columns form blocks of at most _BLOCK (bigger ones were no faster per probe
-# on a 2-core CPU).  Probes with their own column sets are grouped by overlap, as each probe of
-# a block pays for the block's whole union of columns.  A program trains its blocks side by
-# side and holds at most _PROGRAM_WEIGHTS weights, so a big model's grid takes a few programs.
-_BLOCK = 16
-_SUBSET_BLOCK = 25
-_UNION_SLACK = 1.15
-_PROGRAM_WEIGHTS = 2 ** 24
-
-
-def _overlap_groups(column_sets: np.ndarray) -> list[list[int]]:
-    """Indices of the column sets, grouped best-fit so that each group's union of columns stays
-    within ``_UNION_SLACK`` times one set."""
-    groups: list[tuple[list[int], set]] = []
-    for i, cols in enumerate(column_sets):
-        new = set(cols.tolist())
-        fits = [(len(union | new) - len(union), g) for g, (members, union) in enumerate(groups)
-                if len(members) < _SUBSET_BLOCK and len(union | new) <= _UNION_SLACK * len(new)]
-        if fits:
-            members, union = groups[min(fits)[1]]
-            members.append(i)
-            union |= new
-        else:
-            groups.append(([i], new))
-    return [members for members, _ in groups]
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """Probes ``probes`` share the feature columns ``cols`` (None = all); probe i of them uses
-    those where ``keep[i]`` (None = every one)."""
-
-    probes: np.ndarray
-    cols: np.ndarray | None
-    keep: np.ndarray | None
-
-
-def _layouts(columns, mask, G: int, n_features: int) -> list[_Layout]:
-    if columns is None or np.ndim(columns) == 1:
-        k = n_features if columns is None else len(columns)
-        if mask is not None and np.shape(mask) != (G, k):
-            raise ValueError(f"mask must have shape {(G, k)}; got {np.shape(mask)}")
-        cols = None if columns is None else np.asarray(columns)
-        keep = None if mask is None else np.asarray(mask, bool)
-        bounds = np.linspace(0, G, -(-G // _BLOCK) + 1).round().astype(int)  # as even as possible
-        return [_Layout(np.arange(lo, hi), cols, None if keep is None else keep[lo:hi])
-                for lo, hi in zip(bounds, bounds[1:])]
-    if mask is not None:
-        raise ValueError("mask goes with shared columns, not with per-probe columns")
-    columns = np.asarray(columns)
-    if columns.shape[0] != G:
-        raise ValueError(f"columns must have one row per probe ({G}); got shape {columns.shape}")
-    layouts = []
-    for members in _overlap_groups(columns):
-        union = np.unique(columns[members])
-        keep = np.zeros((len(members), len(union)), dtype=bool)
-        keep[np.arange(len(members))[:, None], np.searchsorted(union, columns[members])] = True
-        layouts.append(_Layout(np.asarray(members), union, None if keep.all() else keep))
-    return layouts
-
-
-class _Block:
-    """The weights of one layout's probes, (k, G·T) probe-major, and their gradient.
-
-    The columns are zero-padded to a multiple of 8: on odd widths MKL's backward product runs
-    up to 1.6 times slower.  Padding weights (λs 0, logits' gradient 0) and masked-out weights
-    get no gradient and stay 0.
-    """
-
-    def __init__(self, layout: _Layout, base_w: torch.Tensor, base_b: torch.Tensor, l1: np.ndarray,
-                 l2: np.ndarray, batch_size: int, device: torch.device):
-        self.layout = layout
-        G, T = len(layout.probes), base_w.shape[1]
-        k = base_w.shape[0] if layout.cols is None else len(layout.cols)
-        self.G, self.T, self.k, self.width = G, T, k, -(-G * T // 8) * 8
-        sizes = torch.full((G,), float(k)) if layout.keep is None else torch.as_tensor(layout.keep.sum(axis=1), dtype=torch.float32)
-        scale = sizes.clamp_min(1).rsqrt()  # the start a probe on these columns alone gets
-        start = base_w if layout.cols is None else base_w[torch.as_tensor(layout.cols)]
-        coef = torch.zeros(k, self.width)
-        coef[:, :G * T] = (start[:, None, :] * scale[None, :, None]).reshape(k, G * T)
-        self.keep = None
-        if layout.keep is not None:
-            keep = torch.zeros(k, self.width)
-            keep[:, :G * T] = torch.as_tensor(layout.keep.T, dtype=torch.float32).repeat_interleave(T, dim=1)
-            coef *= keep
-            self.keep = keep.to(device)
-        self.coef = coef.to(device)
-        self.intercept = (base_b[None] * scale[:, None]).to(device)
-        self.coef.grad, self.intercept.grad = torch.zeros_like(self.coef), torch.zeros_like(self.intercept)
-        self.l1, self.l2_twice = (torch.nn.functional.pad(torch.as_tensor(v[layout.probes]).repeat_interleave(T),
-                                                          (0, self.width - G * T)).to(device) for v in (l1, 2 * l2))
-        # Flat index of (example i, probe g, class 0) in the (B, width) logits.
-        self.origin = (torch.arange(batch_size)[:, None] * self.width + torch.arange(G)[None] * T).to(device)
-        self.minus_one = torch.tensor(-1.0, device=device)
-
-    def gradient(self, x: torch.Tensor, target: torch.Tensor, loss: torch.Tensor | None = None) -> None:
-        """Set the gradient of the summed cross-entropy on batch ``x`` (B, k) with ``target``
-        (G or 1, B), plus the penalty's.  d CE / d logits = softmax − one-hot, computed in place.
-        ``loss`` (G,), if given, is incremented by each probe's summed cross-entropy."""
-        B, GT = len(x), self.G * self.T
-        z = x @ self.coef
-        p = z[:, :GT].view(B, self.G, self.T)
-        p.add_(self.intercept).sub_(p.amax(-1, keepdim=True)).exp_()
-        p.div_(p.sum(-1, keepdim=True))
-        if loss is not None:  # -log p[target], before p becomes the gradient
-            picked = p.gather(2, target.T.expand(B, self.G)[:, :, None]).squeeze(2)
-            loss -= picked.clamp_min(1e-30).log_().sum(0)
-        z.view(-1).index_put_(((self.origin[:B] + target.T).reshape(-1),), self.minus_one, accumulate=True)
-        torch.sum(p, 0, out=self.intercept.grad)
-        # λ1 sign(W) + 2 λ2 W, then the cross-entropy's part added by the product itself: two
-        # passes over the weights.  (At W = 0 copysign picks ±λ1, a subgradient as good as 0.)
-        grad = torch.copysign(self.l1, self.coef, out=self.coef.grad).addcmul_(self.coef, self.l2_twice)
-        grad.addmm_(x.T, z)
-        if self.keep is not None:  # masked weights (0) get no gradient, so they stay 0
-            grad.mul_(self.keep)
-
-    def weights(self) -> np.ndarray:
-        """(k, G, T)"""
-        return self.coef[:, :self.G * self.T].reshape(self.k, self.G, self.T).cpu().numpy()
-
-
-def _programs(layouts: list[_Layout], n_features: int, T: int) -> list[list[_Layout]]:
-    """Consecutive layouts in programs of at most ``_PROGRAM_WEIGHTS`` weights (at least one layout each)."""
-    programs: list[list[_Layout]] = [[]]
-    held = 0
-    for layout in layouts:
-        size = len(layout.probes) * T * (n_features if layout.cols is None else len(layout.cols))
-        if programs[-1] and held + size > _PROGRAM_WEIGHTS:
-            programs.append([])
-            held = 0
-        programs[-1].append(layout)
-        held += size
-    return programs
 
 
 def epochs_for(n_examples: int, epochs: int, batch_size: int, min_steps: int = 0) -> int:
@@ -307,7 +172,7 @@ def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequ
     base_b = torch.rand(T, generator=generator) * 2 - 1
     y_t = torch.as_tensor(y.reshape(-1, n), device=device)  # (1 or G, n)
     programs = _programs(_layouts(columns, mask, G, X.n_features), X.n_features, T)
-    blocks: list[_Block] = []
+    blocks: list[Block] = []
     steps = -(-n // batch_size)
     report_every = max(1, steps // 10)  # an epoch of a big grid takes minutes: report tenths
     record_every = -(-epochs // _HISTORY_POINTS)
@@ -315,7 +180,7 @@ def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequ
     torch.set_flush_denormal(True)  # Adam's tiny moments otherwise slow the CPU down many times
     try:
         for p, layouts in enumerate(programs):
-            program = [_Block(layout, base_w, base_b, l1, l2, batch_size, device) for layout in layouts]
+            program = [Block(layout, base_w, base_b, l1, l2, batch_size, device) for layout in layouts]
             targets = [None if len(y_t) == 1 else torch.as_tensor(b.layout.probes, device=device) for b in program]
             params = [b.coef for b in program] + [b.intercept for b in program]
             optimizer = torch.optim.Adam(params, lr=lr, fused=device.type in ("cpu", "cuda"))  # one pass, not ten
@@ -359,7 +224,7 @@ def train_probes(X, y: np.ndarray, n_classes: int, l1: Sequence[float], l2: Sequ
     return ProbeWeights(weights.coef, weights.intercept, weights.columns, tuple(merged))
 
 
-def _record(program: list["_Block"], losses, epoch: int, steps: int, n: int, monitor, columns, G: int,
+def _record(program: list["Block"], losses, epoch: int, steps: int, n: int, monitor, columns, G: int,
             n_features: int, T: int, penalties: tuple) -> dict:
     """One point of the training curve for the probes of ``program``."""
     probes = np.concatenate([b.layout.probes for b in program])
@@ -376,7 +241,7 @@ def _record(program: list["_Block"], losses, epoch: int, steps: int, n: int, mon
             "dev_accuracy": accuracy(X_dev, labels, current, device=device)}
 
 
-def _collect(blocks: list[_Block], columns, G: int, n_features: int, T: int,
+def _collect(blocks: list[Block], columns, G: int, n_features: int, T: int,
              subset: np.ndarray | None = None) -> ProbeWeights:
     """The blocks' probes in their original order, each over its own columns.  With ``subset``
     (the blocks' probe ids, in order), only those probes, numbered 0.. in that order."""
@@ -404,7 +269,7 @@ def predict(X, weights: ProbeWeights, chunk: int = 4096, device: str | torch.dev
     """
     X = _as_features(X)
     device = torch.device(device)
-    groups = [list(range(len(weights)))] if weights.columns is None else _overlap_groups(weights.columns)
+    groups = [list(range(len(weights)))] if weights.columns is None else overlap_groups(weights.columns)
     parts = []
     for members in groups:
         part = weights if len(groups) == 1 else ProbeWeights(weights.coef[members], weights.intercept[members],

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._io import write_json_atomic
 from ._validation import InputError, check_choice, check_fraction, check_positive
 from .data import TASKS
 from .extract import AGGREGATIONS
@@ -215,6 +216,19 @@ class LCAResult:
     weights: np.ndarray | None = field(default=None, repr=False, compare=False)
     intercept: np.ndarray | None = field(default=None, repr=False, compare=False)
 
+    @property
+    def run_config(self) -> RunConfig:
+        """The run's settings as a :class:`RunConfig`: what :attr:`config` lacks (results saved before a
+        setting existed) takes its default, and settings no longer known are left out.
+
+        >>> fake = LCAResult.__new__(LCAResult)
+        >>> object.__setattr__(fake, "config", {"task": "upos", "seed": 3, "retired_setting": 1})
+        >>> fake.run_config.seed, fake.run_config.top_fraction
+        (3, 0.2)
+        """
+        known = {f.name for f in fields(RunConfig)}
+        return RunConfig.from_dict({k: v for k, v in (self.config or {}).items() if k in known})
+
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _ARRAYS}
         return json.loads(json.dumps(out, default=_plain))
@@ -250,9 +264,7 @@ def save_result(result: LCAResult, out_dir) -> Path:
     """Write ``result.json``, ``weights.npy``, ``intercept.npy`` and ``activations.json`` (the cache keys)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "result.json.partial"
-    tmp.write_text(json.dumps(result.to_dict(), indent=1))
-    tmp.replace(out / "result.json")
+    write_json_atomic(out / "result.json", result.to_dict())
     for name in _ARRAYS:
         if getattr(result, name) is not None:
             np.save(out / f"{name}.npy", np.asarray(getattr(result, name), dtype=np.float32))

@@ -21,17 +21,17 @@ import json
 import os
 import re
 import secrets
-import shutil
 import time
 from pathlib import Path
 
+from ._io import atomic_dir, write_json_atomic
 from ._validation import InputError
 from .cache import default_cache_dir
 from .data import Corpus
 from .result import LCAResult, RunConfig, load_result, save_result
 
 __all__ = ["run_id", "corpus_fingerprint", "corpus_to_dict", "corpus_from_dict", "new_token", "check_token",
-           "RunStore", "save_corpora", "import_run"]
+           "RunStore", "save_corpora", "import_run", "run_label", "folder_label"]
 
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 _RUN_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -109,12 +109,6 @@ def _check_run_id(rid) -> str:
     return rid
 
 
-def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
-
-
 class RunStore:
     """Finished runs on disk and which session owns which (see the module docstring)."""
 
@@ -132,25 +126,20 @@ class RunStore:
     def save(self, rid: str, result: LCAResult, test: Corpus, meta: dict | None = None,
              train: Corpus | None = None) -> Path:
         """Write a finished run; ``meta.json`` is written last, so a run is listed only when complete."""
-        folder = self.path(rid)
-        tmp = self.root / f".{rid}.{os.getpid()}.{secrets.token_hex(4)}.partial"
-        save_result(result, tmp)
-        _write_json(tmp / "test_corpus.json", corpus_to_dict(test))
-        if train is not None:
-            _write_json(tmp / "train_corpus.json", corpus_to_dict(train))
         info = {"run_id": rid, "created": time.time(), "model": result.model, "task": result.task,
                 "n_train_words": result.n_train_words, "n_test_words": result.n_test_words,
                 "oracle_accuracy": result.oracle_accuracy, "minimal_fraction": result.minimal.get("fraction"),
                 "config": result.config, **(meta or {})}
-        _write_json(tmp / "meta.json", info)
-        if folder.exists():  # the same run finished twice (two sessions): keep the first
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            try:
-                os.replace(tmp, folder)
-            except OSError:
-                shutil.rmtree(tmp, ignore_errors=True)
-        return folder
+
+        def write(tmp: Path) -> None:
+            save_result(result, tmp)
+            write_json_atomic(tmp / "test_corpus.json", corpus_to_dict(test))
+            if train is not None:
+                write_json_atomic(tmp / "train_corpus.json", corpus_to_dict(train))
+            write_json_atomic(tmp / "meta.json", info)
+
+        # the same run finished twice (two sessions): keep the first
+        return atomic_dir(self.path(rid), write, keep_existing=True)
 
     def load(self, rid: str) -> LCAResult:
         if not self.exists(rid):
@@ -198,29 +187,60 @@ class RunStore:
         """Record that session ``token`` owns run ``rid`` (moved to the front of its list)."""
         _check_run_id(rid)
         ids = [r for r in self.session_runs(token) if r != rid]
-        _write_json(self._session_file(token), [rid] + ids)
-
-    def owns(self, token: str, rid: str) -> bool:
-        try:
-            return rid in self.session_runs(token)
-        except InputError:
-            return False
+        write_json_atomic(self._session_file(token), [rid] + ids)
 
     def list(self, token: str) -> list[dict]:
         """``meta.json`` of each run the session owns, newest first."""
         return [self.meta(r) for r in self.session_runs(token)]
 
-    def forget(self, token: str, rid: str) -> None:
-        """Drop ``rid`` from the session's list (the run stays on disk for others who own it)."""
-        _write_json(self._session_file(token), [r for r in self.session_runs(token) if r != rid])
+
+def run_label(meta: dict, form: str = "full") -> str:
+    """How a run of the store is named, from its ``meta.json``; the one place run labels are built.
+
+    ``"full"`` (lists): task, model, data, then search mode, seed, λ pair and site when set, the time it was
+    made and a short id (a quick and a paper run of one task must not read the same); ``"short"`` (narrow
+    places, the sidebar): task, model, mode, seed and the id; ``"data"`` (comparison legends, folders):
+    task · model · dataset.
+
+    >>> meta = {"task": "xpos", "model": "/m/bert-base", "dataset": "demo", "run_id": "a1b2c3d4e5f60718",
+    ...         "config": {"mode": "paper", "seed": 2}}
+    >>> run_label(meta), run_label(meta, "short"), run_label(meta, "data")
+    ('xpos · bert-base · demo · paper · seed 2 · a1b2c3', 'xpos · bert-base · paper · seed 2 · a1b2c3', 'xpos · bert-base · demo')
+    """
+    config = meta.get("config") or {}
+    model = Path(str(meta.get("model_label") or meta.get("model") or "?")).name
+    if form == "data":
+        return f"{meta.get('task', '?')} · {model} · {meta.get('dataset', '?')}"
+    rid = meta.get("run_id", "")[:6]
+    seed = f"seed {config['seed']}" if config.get("seed") else None
+    if form == "short":
+        parts = [meta.get("task", "?"), model, config.get("mode"), seed, rid]
+    else:
+        fixed = config.get("lambdas")  # a run at a λ pair picked from another run's grid
+        when = time.strftime("%d %b %H:%M", time.localtime(meta["created"])) if meta.get("created") else None
+        parts = [meta.get("task", "?"), model, meta.get("dataset", "?"), config.get("mode"), seed,
+                 f"λ {fixed[0]:g}, {fixed[1]:g}" if fixed else None,
+                 "MLP neurons" if config.get("site") == "mlp" else None, when, rid]
+    return " · ".join(str(p) for p in parts if p)
+
+
+def folder_label(path) -> str:
+    """:func:`run_label` (``"data"``) of a run folder (or of the folder of its ``result.json``) that has a readable
+    ``meta.json`` (a run of the store), else the folder's name."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    try:
+        return run_label(json.loads((folder / "meta.json").read_text(encoding="utf-8")), "data")
+    except (OSError, ValueError, AttributeError):
+        return folder.name
 
 
 def save_corpora(out_dir, train: Corpus, test: Corpus) -> None:
     """Write ``train_corpus.json`` and ``test_corpus.json`` beside a run's ``result.json``, so that the
     app can open the folder (:func:`import_run`): its views show the test words and retrain on train."""
     out = Path(out_dir)
-    _write_json(out / "train_corpus.json", corpus_to_dict(train))
-    _write_json(out / "test_corpus.json", corpus_to_dict(test))
+    write_json_atomic(out / "train_corpus.json", corpus_to_dict(train))
+    write_json_atomic(out / "test_corpus.json", corpus_to_dict(test))
 
 
 def import_run(store: RunStore, run_dir) -> str:
@@ -243,7 +263,7 @@ def import_run(store: RunStore, run_dir) -> str:
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise InputError(f"{path}: not a readable corpus ({err})") from None
     train, test = corpora["train"], corpora["test"]
-    rid = run_id(RunConfig.from_dict(result.config), train or corpus_fingerprint(test) + "-no-train", test)
+    rid = run_id(result.run_config, train or corpus_fingerprint(test) + "-no-train", test)
     if not store.exists(rid):
         store.save(rid, result, test, {"dataset": folder.name, "source": str(folder.resolve()),
                                        "config": result.config}, train=train)

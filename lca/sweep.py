@@ -18,7 +18,6 @@ Ray is imported only in the sweep modules, on use: ``import lca`` stays light.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from dataclasses import dataclass, field, fields
@@ -74,13 +73,10 @@ def _model_facts(config: RunConfig, memo: dict) -> dict:
         from transformers import AutoConfig
 
         from .cache import model_identity
-        from .extract import DEFAULT_MODEL, bundled_model_path
-
-        from .hub import check_model_source
+        from .models import DEFAULT_MODEL, model_path
 
         name = config.model or DEFAULT_MODEL
-        path = str(bundled_model_path()) if name == DEFAULT_MODEL else name
-        check_model_source(name, path, config.revision)
+        path = model_path(name, config.revision)
         try:
             mc = AutoConfig.from_pretrained(path, revision=config.revision, trust_remote_code=config.trust_remote_code)
         except (OSError, ValueError) as err:
@@ -114,7 +110,7 @@ def finished_result(run_dir: Path, config: RunConfig, train_keys: set, test_keys
         return None
     try:
         result = load_result(run_dir)
-        same = RunConfig.from_dict(result.config) == config
+        same = RunConfig.from_dict(result.config) == config  # strict: a setting unknown here means rerun
     except (InputError, TypeError, ValueError):
         return None
     keys = result.activation_keys
@@ -123,15 +119,10 @@ def finished_result(run_dir: Path, config: RunConfig, train_keys: set, test_keys
 
 def _save(result, run_dir: Path) -> None:
     """Write the run folder under a temporary name and rename it: a killed sweep leaves no half-run."""
-    import uuid
-
+    from ._io import atomic_dir
     from .result import save_result
 
-    tmp = run_dir.with_name(f".{run_dir.name}.{uuid.uuid4().hex[:8]}.partial")
-    save_result(result, tmp)
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    os.replace(tmp, run_dir)
+    atomic_dir(run_dir, lambda tmp: save_result(result, tmp))
 
 
 # ---- the driver ------------------------------------------------------------------------------------------

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import csv
-import json
-import os
 import sys
 from pathlib import Path
 
+from ._io import atomic_write, write_json_atomic
 from ._validation import InputError
 from .sweep_spec import SweepRun, SweepSpec
 
@@ -41,22 +40,19 @@ def sweep_row(run: SweepRun, rid: str, status: str, result=None, error: str = ""
     return row
 
 
-def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    os.replace(tmp, path)
-
-
 def write_table(rows: list[dict], out: Path, spec: SweepSpec, seconds: float) -> None:
     """``OUT/sweep.json`` (the spec and the rows) and ``OUT/sweep.csv`` (the rows), each replaced atomically."""
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    _write_json(out / "sweep.json", {"spec": spec.to_dict(), "seconds": round(seconds, 1), "runs": rows})
-    tmp = out / "sweep.csv.partial"
-    with open(tmp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, out / "sweep.csv")
+    write_json_atomic(out / "sweep.json", {"spec": spec.to_dict(), "seconds": round(seconds, 1), "runs": rows},
+                      default=str)
+
+    def write_csv(tmp: Path) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, columns)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    atomic_write(out / "sweep.csv", write_csv)
 
 
 def counts(status: dict) -> dict:

@@ -49,12 +49,12 @@ _LOADED: dict = {}  # the last model this worker loaded: Ray reuses workers, so 
 
 
 def _load_model(config: RunConfig):
-    from .extract import load_model
+    from .models import load_model, model_settings
 
-    key = (config.model, config.device, config.revision, config.trust_remote_code)
+    key = model_settings(config)
     if key not in _LOADED:
         _LOADED.clear()  # one model per worker, as the memory request counts
-        _LOADED[key] = load_model(*key)
+        _LOADED[key] = load_model(config)
     return _LOADED[key]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Verdict", "verdict", "training_drop", "LEVELS", "UNCONVERGED"]
+__all__ = ["Verdict", "verdict", "training_drop", "curve_summary", "LEVELS", "UNCONVERGED", "ORDERINGS"]
 
 LEVELS = ("informative", "weak", "uninformative")
 # A gap smaller than this many points, or than this many spreads of the random draws, is weak.
@@ -56,6 +56,49 @@ def training_drop(curve) -> float | None:
     loss = [c["loss"] for c in curve]
     earlier = loss[min(len(loss) - 2, int(round(0.8 * (len(loss) - 1))))]
     return (earlier - loss[-1]) / max(earlier, 1e-12)
+
+
+# The orderings of the accuracy curve, as the app names them, in the order they are listed.
+ORDERINGS = {"top": "the LCA ranking", "weight_magnitude": "plain weight magnitude", "random": "random neurons",
+             "bottom": "the bottom of the LCA ranking"}
+
+
+def curve_summary(curve, oracle_accuracy: float, share: float = 0.9) -> str:
+    """What the accuracy curve shows, read from its points: how many neurons each ordering needs to reach
+    ``share`` of the oracle's accuracy, and which gets there first (never a fixed claim).
+
+    ``curve`` rows are ``{"n_neurons", <ordering>: accuracy, ...}`` (:func:`lca.ablate.ablation_curve`);
+    an ordering missing from the rows is left out.  Counts are the curve's own points, so "first" means
+    at the smallest point measured.
+
+    >>> rows = [{"n_neurons": 10, "top": 0.5, "weight_magnitude": 0.85, "random": 0.2},
+    ...         {"n_neurons": 100, "top": 0.9, "weight_magnitude": 0.9, "random": 0.5}]
+    >>> curve_summary(rows, 0.9)
+    'To reach 90 % of the oracle accuracy (81.0 %) plain weight magnitude needs 10 neurons, the LCA ranking 100 and random neurons more than 100 (not reached at the points measured): plain weight magnitude gets there with the fewest neurons, ahead of the LCA ranking.'
+    """
+    present = [k for k in ORDERINGS if curve and all(k in row for row in curve)]
+    if not present:
+        return "The curve has no points."
+    target = share * oracle_accuracy
+    rows = sorted(curve, key=lambda r: r["n_neurons"])
+    reach = {k: next((int(r["n_neurons"]) for r in rows if r[k] >= target), None) for k in present}
+    most = int(rows[-1]["n_neurons"])
+    order = sorted(present, key=lambda k: (reach[k] is None, reach[k] or 0, present.index(k)))
+    parts = [f"{ORDERINGS[k]} needs {reach[k]:,} neurons" if i == 0 and reach[k] is not None else
+             (f"{ORDERINGS[k]} {reach[k]:,}" if reach[k] is not None else
+              f"{ORDERINGS[k]} more than {most:,} (not reached at the points measured)")
+             for i, k in enumerate(order)]
+    head = (f"To reach {100 * share:.0f} % of the oracle accuracy ({100 * target:.1f} %) "
+            + ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1])
+    reached = [k for k in order if reach[k] is not None]
+    if not reached:
+        return head + ": no ordering gets there before all neurons are kept."
+    first = [k for k in reached if reach[k] == reach[reached[0]]]
+    if len(first) > 1:
+        return head + ": " + " and ".join(ORDERINGS[k] for k in first) + " tie, at the points measured."
+    runner = next((k for k in reached if k not in first), None)
+    return (head + f": {ORDERINGS[first[0]]} gets there with the fewest neurons"
+            + (f", ahead of {ORDERINGS[runner]}." if runner else "."))
 
 
 def _pct(v: float) -> str:

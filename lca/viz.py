@@ -1,9 +1,10 @@
-"""Plotly figures of a run: the paper's charts and the neuron views.
+"""Plotly figures of a run: the paper's charts and the neuron views, and the tables they draw.
 
-Every function returns a ``plotly.graph_objects.Figure`` and nothing else: no ``.show()``,
-no streamlit.  Activations use one diverging scale, blue below zero, white at zero, red
-above (:data:`ACTIVATION_SCALE`), normalized per neuron to [-1, 1]; the exact value is in
-the hover text.
+Every figure function returns a ``plotly.graph_objects.Figure`` and nothing else: no ``.show()``,
+no streamlit.  Where a figure computes from the run (the tag × layer counts, the tag overlaps), the numbers
+come from :mod:`lca.layer_tables`, which a page's CSV and captions read too.
+Activations use one diverging scale, blue below zero, white at zero, red above
+(:data:`ACTIVATION_SCALE`), normalized per neuron to [-1, 1]; the exact value is in the hover text.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .neurons import flat_to_layer_unit
+from .layer_tables import tag_layer_table, tag_overlap_table
 
 __all__ = ["ACTIVATION_SCALE", "token_heatmap", "neurons_heatmap", "grid_heatmap", "accuracy_curve",
            "ablation_bars", "training_curve", "lambda_tradeoff", "layer_bars", "tag_counts", "tag_layer_heatmap",
@@ -33,35 +34,34 @@ def _layout(fig: go.Figure, title: str, height: int | None = None, **kw) -> go.F
     return fig
 
 
-def _layer_labels(n_layers: int, pair: bool) -> list[str]:
-    base = [str(i) for i in range(n_layers)]
-    return [f"{h} {b}" for h in ("head", "dep") for b in base] if pair else base
-
-
 def token_heatmap(sentences: Sequence[Sequence[str]], values: Sequence[Sequence[float]], scale: float,
-                  title: str = "", row_labels: Sequence[str] | None = None, wrap: int = 10) -> go.Figure:
+                  title: str = "", row_labels: Sequence[str] | None = None, wrap: int = 10,
+                  tags: Sequence[Sequence[str]] | None = None) -> go.Figure:
     """Words coloured by one neuron's activation, one sentence per block of rows.
 
     ``values[i][j]`` is the raw activation on word ``j`` of sentence ``i``; colours are
     ``value / scale`` clipped to [-1, 1] (``scale``: the neuron's largest absolute value over
-    the corpus).  Sentences longer than ``wrap`` words continue on the next row.
+    the corpus).  Sentences longer than ``wrap`` words continue on the next row.  With ``tags``
+    (one per word, like ``sentences``) the hover names each word's tag.
     """
     z, text, raw, ticks = [], [], [], []
     for i, (words, vals) in enumerate(zip(sentences, values)):
         if i:  # a thin empty row between sentences
-            z.append([None] * wrap), raw.append([None] * wrap), text.append([""] * wrap), ticks.append("")
+            z.append([None] * wrap), raw.append([[None, ""]] * wrap), text.append([""] * wrap), ticks.append("")
         for start in range(0, max(len(words), 1), wrap):
             w, v = list(words[start:start + wrap]), [float(x) for x in vals[start:start + wrap]]
+            t = list(tags[i][start:start + wrap]) if tags is not None else [""] * len(w)
             pad = wrap - len(w)
             z.append([float(np.clip(x / scale, -1, 1)) for x in v] + [None] * pad)
-            raw.append(v + [None] * pad)
+            raw.append([[x, f" · tag {g}" if g else ""] for x, g in zip(v, t)] + [[None, ""]] * pad)
             text.append(w + [""] * pad)
             ticks.append((row_labels[i] if row_labels else f"#{i + 1}") if start == 0 else "")
     rows = list(range(len(z)))
     fig = go.Figure(go.Heatmap(
         z=z, text=text, customdata=raw, x=list(range(wrap)), y=rows, zmin=-1, zmax=1, zmid=0,
         colorscale=ACTIVATION_SCALE, texttemplate="%{text}", textfont=dict(size=12), xgap=2, ygap=2,
-        hovertemplate="<b>%{text}</b><br>activation %{customdata:.4f}<br>normalized %{z:.3f}<extra></extra>",
+        hovertemplate="<b>%{text}</b>%{customdata[1]}<br>activation %{customdata[0]:.4f}<br>normalized %{z:.3f}"
+                      "<extra></extra>",
         colorbar=dict(title="norm.", thickness=10, tickvals=[-1, 0, 1])))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(tickvals=rows, ticktext=ticks, autorange="reversed", showgrid=False)
@@ -115,7 +115,8 @@ def grid_heatmap(grid: Sequence[Mapping], lambdas: Mapping, title: str = "Grid s
 
 def accuracy_curve(curve: Sequence[Mapping], oracle_accuracy: float, n_neurons: int,
                    title: str = "Accuracy when keeping only the first N neurons of each ordering") -> go.Figure:
-    """Test accuracy against N for the top, random and bottom orderings (others zeroed out).
+    """Test accuracy against N for the top, random and bottom orderings (others zeroed out), and the
+    plain weight-magnitude ordering (dotted) where the rows carry it.
 
     Random is the mean of its draws, drawn with a ±1 sd band when the rows carry ``random_sd``
     (results saved before several draws were made have one draw and no band).
@@ -131,12 +132,16 @@ def accuracy_curve(curve: Sequence[Mapping], oracle_accuracy: float, n_neurons: 
         fig.add_trace(go.Scatter(x=x, y=mean - sd, mode="lines", line=dict(width=0), fill="tonexty",
                                  fillcolor="rgba(127,127,127,0.25)", name=f"random ± 1 sd ({draws} draws)",
                                  hoverinfo="skip"))
-    for key in ("top", "random", "bottom"):
+    names = {"weight_magnitude": "weight magnitude"}
+    for key in ("top", "weight_magnitude", "random", "bottom"):
+        if not curve or not all(key in r for r in curve):
+            continue
         spread = [100 * r.get("random_sd", 0.0) for r in curve] if key == "random" else [0.0] * len(curve)
         fig.add_trace(go.Scatter(
-            x=x, y=[100 * r[key] for r in curve], mode="lines+markers", name=key, line=dict(color=_ORDER_COLORS[key]),
+            x=x, y=[100 * r[key] for r in curve], mode="lines+markers", name=names.get(key, key),
+            line=dict(color=_ORDER_COLORS[key], dash="dot" if key == "weight_magnitude" else "solid"),
             customdata=[[100 * r["fraction"], s] for r, s in zip(curve, spread)],
-            hovertemplate=key + ": N = %{x} (%{customdata[0]:.1f} %)<br>accuracy %{y:.2f} %"
+            hovertemplate=names.get(key, key) + ": N = %{x} (%{customdata[0]:.1f} %)<br>accuracy %{y:.2f} %"
                           + (" ± %{customdata[1]:.2f}" if key == "random" else "") + "<extra></extra>"))
     fig.add_hline(y=100 * oracle_accuracy, line_dash="dash", line_color="#333",
                   annotation_text=f"all {n_neurons} neurons: {100 * oracle_accuracy:.1f} %", annotation_position="top left")
@@ -262,15 +267,11 @@ def tag_counts(per_tag: Mapping[str, Sequence[int]],
 
 
 def tag_layer_heatmap(per_tag: Mapping[str, Sequence[int]], layer_size: int, n_layers: int, pair: bool = False,
-                      title: str = "Where each tag's neurons sit: tag × layer") -> go.Figure:
-    """Count of each tag's salient neurons in each layer (rows sorted by total)."""
-    labels = _layer_labels(n_layers, pair)
-    tags = sorted(per_tag, key=lambda t: (-len(per_tag[t]), t))
-    z = []
-    for tag in tags:
-        half, layer, _ = flat_to_layer_unit(np.asarray(per_tag[tag], dtype=np.int64), layer_size, n_layers)
-        z.append(np.bincount(half * n_layers + layer, minlength=len(labels)).tolist())
-    fig = go.Figure(go.Heatmap(z=z, x=labels, y=tags, colorscale="Blues", texttemplate="%{z}",
+                      title: str = "Where each tag's neurons sit: tag × layer", site: str = "hidden") -> go.Figure:
+    """Count of each tag's salient neurons in each layer (rows sorted by total; :func:`tag_layer_table`)."""
+    table = tag_layer_table(per_tag, layer_size, n_layers, pair, site)
+    tags = table["tags"]
+    fig = go.Figure(go.Heatmap(z=table["counts"], x=table["layers"], y=tags, colorscale="Blues", texttemplate="%{z}",
                                hovertemplate="%{y}, layer %{x}: %{z} neurons<extra></extra>",
                                colorbar=dict(title="neurons", thickness=10)))
     fig.update_xaxes(title="layer (0 = embeddings)", type="category")
@@ -280,13 +281,12 @@ def tag_layer_heatmap(per_tag: Mapping[str, Sequence[int]], layer_size: int, n_l
 
 def tag_overlap(per_tag: Mapping[str, Sequence[int]],
                 title: str = "Shared salient neurons between tags (Jaccard index)") -> go.Figure:
-    """Tag × tag overlap of salient-neuron sets: colour = Jaccard index, hover = shared count."""
-    tags = sorted(per_tag, key=lambda t: (-len(per_tag[t]), t))
-    sets = [set(per_tag[t]) for t in tags]
-    shared = [[len(a & b) for b in sets] for a in sets]
+    """Tag × tag overlap of salient-neuron sets: colour = Jaccard index, hover = shared count
+    (:func:`tag_overlap_table`)."""
+    table = tag_overlap_table(per_tag)
+    tags, shared = table["tags"], table["shared"]
     # the diagonal (1 by definition) is left blank so that the scale shows the overlaps
-    jac = [[None if i == j else ((len(a & b) / len(a | b)) if a | b else 0.0) for j, b in enumerate(sets)]
-           for i, a in enumerate(sets)]
+    jac = [[None if i == j else v for j, v in enumerate(row)] for i, row in enumerate(table["jaccard"])]
     top = max([v for row in jac for v in row if v is not None], default=0.0) or 1.0
     fig = go.Figure(go.Heatmap(z=jac, x=tags, y=tags, customdata=shared, colorscale="Blues", zmin=0, zmax=top,
                                hovertemplate="%{y} & %{x}: %{customdata} shared, Jaccard %{z:.2f}<extra></extra>",

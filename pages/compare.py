@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-import app_state as S
+import lca_app as S
 from lca import compare_viz
 from lca._validation import InputError
 from lca.compare import TABLE_COLUMNS, compare_results, sweep_runs, tag_overlap_matrix
@@ -25,11 +25,6 @@ tab_compare, tab_models = st.tabs(["Compare runs", "Fine-tuned and random models
 
 
 # ---- comparison ------------------------------------------------------------------------------------------
-def short_label(meta: dict) -> str:
-    model = Path(str(meta.get("model_label") or meta.get("model") or "?")).name
-    return f"{meta.get('task', '?')} · {model} · {meta.get('dataset', '?')}"
-
-
 def render_comparison(rids: list[str], labels: dict) -> None:
     try:
         results = [S.load_run(r) for r in rids]
@@ -154,7 +149,7 @@ with tab_compare:
         if len(picked) < 2:
             st.info("Pick two or more runs.")
         else:
-            render_comparison(picked, {m["run_id"]: short_label(m) for m in metas})
+            render_comparison(picked, {m["run_id"]: S.run_label(m, "data") for m in metas})
 
 
 # ---- fine-tuned and random models ------------------------------------------------------------------------
@@ -169,16 +164,28 @@ def _model_choice(key: str) -> str | None:
     return pick
 
 
+def analyse(path: str) -> None:
+    """Open the Run page with ``path`` as its model (the Run page fills in its model widgets from this key)."""
+    st.session_state["run_handoff_model"] = str(path)
+    st.switch_page("pages/run.py")
+
+
 with tab_models:
     st.markdown("A model fine-tuned for sentence classification, or the same architecture with random weights, is "
-                f"saved under `{models_dir()}`. To analyse one, copy its folder into the Run page (Model source → "
-                "*Hugging Face id or local folder*), run the same task as for the base model, and compare the runs.")
+                f"saved under `{models_dir()}`. **Analyse this model** opens the Run page with it as the model: run "
+                "the same task as for the base model there, then compare the two runs in the first tab.")
     models = local_models()
     if models:
         st.dataframe(pd.DataFrame([{"model": Path(m["path"]).name, "kind": m.get("kind"), "base": Path(
             str(m.get("base_model", ""))).name, "data": m.get("data"), "steps": (m.get("config") or {}).get("steps"),
             "dev acc. %": round(100 * m["dev_accuracy"], 1) if "dev_accuracy" in m else None, "folder": m["path"]}
             for m in models]), hide_index=True, width="stretch")
+        a1, a2 = st.columns([3, 1])
+        kinds = {m["path"]: f"{Path(m['path']).name} ({m.get('kind')})" for m in models}
+        chosen = a1.selectbox("Local model", list(kinds), key="cmp_an_model", format_func=kinds.get)
+        a2.write("")
+        if a2.button("Analyse this model", key="cmp_an_go", icon=":material/play_circle:"):
+            analyse(chosen)
     else:
         st.caption("No local model yet.")
 
@@ -245,7 +252,9 @@ with tab_models:
             st.success(f"Saved {r['path']}: dev accuracy {100 * r['dev_accuracy']:.1f} % on {r['n_dev']} held-out "
                        f"sentences (majority {100 * r['dev_majority']:.1f} %), {len(r['losses'])} steps in "
                        f"{r['seconds']:.0f} s.")
-            st.code(r["path"], language=None)
+            if st.button("Analyse this model", key="cmp_ft_analyse", type="primary", icon=":material/play_circle:",
+                         help="Opens the Run page with this model as its model."):
+                analyse(r["path"])
         elif job.status == "failed":
             st.error(f"Fine-tuning failed: {job.error}")
         else:

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-import app_state as S
+import lca_app as S
 from lca import explore, intervene, intervene_viz
 from lca._validation import InputError
 from lca.datasets import sample_sentences
@@ -53,7 +53,7 @@ st.caption(f"{set_name}: {len(neurons)} neurons, {len(below)} of them below the 
            "whose effect on it is measured.")
 
 
-# cached here: the page's own computations (models and run data come from app_state)
+# cached here: the page's own computations (models and run data come from lca_app)
 @st.cache_data(show_spinner=False, max_entries=4)
 def _probe_and_means(rid: str, layer: int):
     loaded = S.get_model(cfg.get("model"), cfg.get("device", "auto"), cfg.get("revision"))

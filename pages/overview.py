@@ -3,10 +3,10 @@ the training curve and the accuracy curve."""
 import pandas as pd
 import streamlit as st
 
-import app_state as S
+import lca_app as S
 from lca import viz
 from lca._validation import InputError
-from lca.verdict import UNCONVERGED, training_drop, verdict
+from lca.verdict import UNCONVERGED, curve_summary, training_drop, verdict
 
 S.intro("Overview",
         "How well the probe predicts the task from all neurons, and how much of that the ranked neurons keep: "
@@ -229,10 +229,15 @@ else:
 # ---- curve --------------------------------------------------------------------------------------------------
 st.subheader("Accuracy against the number of neurons kept")
 if result.curve:
-    st.markdown("The oracle probe with only the first N neurons of each ordering kept (the rest zeroed out): the "
-                "top ordering should climb fastest, the bottom slowest"
+    has_magnitude = all("weight_magnitude" in r for r in result.curve)
+    st.markdown("The oracle probe with only the first N neurons of each ordering kept (the rest zeroed out): the LCA "
+                "ranking (top), " + ("plain weight magnitude (the largest |weight| over the tags first), " if
+                                     has_magnitude else "") + "random neurons and the bottom of the ranking"
                 + (f"; random is the mean of {draws} draws, the band ± 1 sd." if draws > 1 else "."))
-    S.chart(viz.accuracy_curve(result.curve, result.oracle_accuracy, D), f"lca-{rid}-curve", key="curve")
+    fig = viz.accuracy_curve(result.curve, result.oracle_accuracy, D)
+    st.caption(curve_summary(result.curve, result.oracle_accuracy)
+               + ("" if has_magnitude else " (This run was saved without the weight-magnitude ordering's curve.)"))
+    S.chart(fig, f"lca-{rid}-curve", key="curve")
     S.csv_button(pd.DataFrame(result.curve), f"lca-{rid}-curve", key="curve")
 else:
     st.caption("This run has no curve (it was made before the curve was recorded).")

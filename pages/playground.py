@@ -1,17 +1,11 @@
 """Playground: the probe's tags for a typed sentence, and a tag's top neurons over it."""
-import re
 
 import pandas as pd
 import streamlit as st
 
-import app_state as S
+import lca_app as S
 from lca import explore, viz
 from lca._validation import InputError
-
-def _md(text: str) -> str:
-    """Typed words shown literally in markdown."""
-    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~$])", r"\\\1", text)
-
 
 S.intro("Playground",
         "Type a sentence: the run's model encodes it, the oracle probe of Algorithm 1 tags every word, and the "
@@ -47,7 +41,7 @@ else:
                                       intercept=getattr(result, "intercept", None), site=result.site)
         frame = pd.DataFrame([{"word": p["word"], "predicted tag": p["tag"], "probability": round(p["probability"], 3)}
                               for p in preds])
-        st.markdown(" ".join(f"{_md(p['word'])}&nbsp;`{p['tag']}`" for p in preds))
+        st.markdown(" ".join(f"{S.literal_md(p['word'])}&nbsp;`{p['tag']}`" for p in preds))
         with st.expander("Probabilities"):
             st.dataframe(frame, hide_index=True, width="stretch")
         S.csv_button(frame, f"lca-{rid}-playground-tags", key="pg_tags")

@@ -4,16 +4,19 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-import app_state as S
+import lca_app as S
 from lca._validation import InputError
-from lca.datasets import DATASETS, sample_sentences
+from lca.datasets import DATASETS, availability, sample_sentences
 from lca.extract import AGGREGATIONS, DEFAULT_MODEL
 from lca.pipeline import STAGES
 from lca.result import TRAINING, RunConfig, parse_layers
 from lca.runs import import_run
 
 S.intro("Run an analysis",
-        "Choose a model, a labelled corpus and a linguistic task; LCA trains an elastic-net probe on every neuron "
+        "**What it finds:** which neurons of a language model encode a property of words, such as their part of "
+        "speech, and how many of them it takes. The first run, on the demo corpus with the defaults below, takes "
+        "about 3–4 minutes on a 2-core CPU server (faster with a GPU), and every page opens on its result.\n\n"
+        "How: choose a model, a labelled corpus and a linguistic task; LCA trains an elastic-net probe on every neuron "
         "of every layer, ranks the neurons by their weights and checks the ranking, as in Sections 2 and 4 of "
         "Durrani, Dalvi & Sajjad (Algorithms 1–4, Tables 2, 3 and 5). Runs continue in the background, "
         "can be cancelled, and every finished run is kept: it reopens instantly below, even after a reload.")
@@ -23,6 +26,53 @@ store = S.store()
 job = S.job_for(token)
 BUNDLED, CUSTOM = f"Bundled ({DEFAULT_MODEL})", "Hugging Face id or local folder"
 DEMO, REGISTRY, UPLOAD = "Demo corpus", "Dataset registry", "Upload files"
+# The form's widgets start from these values (set in session_state before the widgets exist, so that a
+# reload can put a running job's settings there instead without Streamlit's "default and state" warning).
+DEFAULTS = {"run_ds_max_train": 2000, "run_ds_max_test": 500, "run_agg": "last", "run_seed": 0, "run_seeds": 1,
+            "run_epochs": 10, "run_top": 0.2, "run_drop": True, "run_max_train": 0, "run_max_test": 0, "run_screen": 0}
+FORM = ("run_model_src", "run_model_id", "run_data_src", "run_ds_name", "run_ds_max_train", "run_ds_max_test",
+        "run_task", "run_agg", "run_mode", "run_seed", "run_seeds", "run_epochs", "run_top", "run_drop",
+        "run_max_train", "run_max_test", "run_site", "run_screen", "run_layers")
+
+
+def form_of(running_job) -> dict:
+    """The Run form's widget values that started ``running_job``: as recorded when Run was pressed, else
+    (a job started elsewhere, e.g. a λ pick on the Overview) read back from its RunConfig and meta."""
+    meta = running_job.meta or {}
+    if meta.get("form"):
+        return {k: v for k, v in meta["form"].items() if k in FORM}
+    cfg = running_job.config if running_job.config is not None else meta.get("config") or {}
+    cfg = cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)
+    layers = cfg.get("layers")
+    form = {"run_task": cfg.get("task"), "run_agg": cfg.get("aggregation"), "run_mode": cfg.get("mode"),
+            "run_seed": cfg.get("seed"), "run_seeds": cfg.get("seeds"), "run_epochs": cfg.get("epochs"),
+            "run_top": cfg.get("top_fraction"), "run_drop": cfg.get("drop_unseen"), "run_site": cfg.get("site"),
+            "run_screen": cfg.get("screen") or 0, "run_layers": ",".join(map(str, layers)) if layers else "",
+            "run_model_src": CUSTOM if cfg.get("model") else BUNDLED, "run_model_id": cfg.get("model")}
+    dataset = str(meta.get("dataset") or "")
+    if dataset == "demo":
+        form["run_data_src"] = DEMO
+    elif dataset in DATASETS:
+        form["run_data_src"], form["run_ds_name"] = REGISTRY, dataset
+    return {k: v for k, v in form.items() if v is not None}
+
+
+if job is not None and job.running:  # e.g. a reload during a run: fill the form's unset widgets from that run
+    unset = {k: v for k, v in form_of(job).items() if k not in st.session_state}
+    st.session_state.update(unset)
+    if unset:
+        st.session_state["_run_form_restored"] = job.rid
+handoff = st.session_state.pop("run_handoff_model", None)  # "Analyse this model" on the Compare page
+if handoff:
+    st.session_state["run_model_src"], st.session_state["run_model_id"] = CUSTOM, handoff
+for key, value in DEFAULTS.items():
+    st.session_state.setdefault(key, value)
+if job is not None and job.running and st.session_state.get("_run_form_restored") == job.rid:
+    st.info("A run of this session is in progress (below): the form was filled in with its settings.",
+            icon=":material/history:")
+if handoff:
+    st.info(f"Model set to `{handoff}` from the Compare page: choose the data and task, then press Run.",
+            icon=":material/input:")
 
 # ---- 1. model -----------------------------------------------------------------------------------------------
 st.subheader("1 · Model")
@@ -37,6 +87,10 @@ if source == CUSTOM:
         st.caption("Type a model id or a folder; empty means the bundled model.")
 
 # ---- 2. data ------------------------------------------------------------------------------------------------
+class _NotHere(Exception):
+    """A registry dataset that is not on this server was picked (an info says so; nothing is loaded)."""
+
+
 st.subheader("2 · Data")
 data_src = st.radio("Data source", [DEMO, REGISTRY, UPLOAD], horizontal=True, key="run_data_src")
 train = test = None
@@ -47,13 +101,24 @@ try:
         data_label = "demo"
     elif data_src == REGISTRY:
         names = [n for n in DATASETS if n != "demo"]
+        state = availability()
         c1, c2, c3 = st.columns([2, 1, 1])
-        name = c1.selectbox("Dataset", names, key="run_ds_name",
-                            format_func=lambda n: f"{n} — {DATASETS[n].description}")
+        name = c1.selectbox("Dataset", names, key="run_ds_name",  # the mark first: long labels are cut at the end
+                            format_func=lambda n: n + ("" if state[n] == "here" else " (not downloaded)")
+                                                  + f" — {DATASETS[n].description}")
         splits = list(DATASETS[name].splits)
-        max_train = c2.number_input("Max. training sentences", 10, 50_000, 2000, step=100, key="run_ds_max_train")
-        max_test = c3.number_input("Max. test sentences", 5, 50_000, 500, step=100, key="run_ds_max_test")
+        max_train = c2.number_input("Max. training sentences", 10, 50_000, step=100, key="run_ds_max_train")
+        max_test = c3.number_input("Max. test sentences", 5, 50_000, step=100, key="run_ds_max_test")
         st.caption(DATASETS[name].note or DATASETS[name].licence)
+        if state[name] == "local-only":
+            st.info(f"{name} is not on this server and has no public download: put its files under $LCA_DATA_DIR "
+                    "(see the note above); the demo corpus works offline.", icon=":material/cloud_off:")
+            raise _NotHere
+        if state[name] == "download" and not st.session_state.get(f"run_ds_fetch_{name}"):
+            st.info(f"{name} is not downloaded on this server: press Download (needs internet), or put its files "
+                    "under $LCA_DATA_DIR; the demo corpus works offline.", icon=":material/cloud_download:")
+            st.button("Download", key=f"run_ds_fetch_{name}", icon=":material/download:")
+            raise _NotHere
         test_split = "test" if "test" in splits else splits[-1]
         train_split = next((s for s in ("train", "dev") if s in splits and s != test_split), None)
         if train_split is None:
@@ -104,6 +169,8 @@ try:
                 train = S.read_upload(files, fmt, options)
                 test = S.read_upload(tuple((f.name, f.getvalue()) for f in te), fmt, options)
             data_label = f"upload: {tr[0].name}"
+except _NotHere:
+    train = test = None
 except InputError as err:
     st.error(f"The data could not be read: {err}")
     train = test = None
@@ -120,13 +187,13 @@ if tasks and st.session_state.get("run_task") not in tasks:
     st.session_state["run_task"] = "xpos" if "xpos" in tasks else tasks[0]
 task = c1.selectbox("Task", tasks or ["(load data first)"], key="run_task" if tasks else "run_task_none",
                     disabled=not tasks, help="Column tasks come from the data; suffix and position are derived.")
-aggregation = c2.selectbox("Subwords → word", AGGREGATIONS, index=AGGREGATIONS.index("last"), key="run_agg",
+aggregation = c2.selectbox("Subwords → word", AGGREGATIONS, key="run_agg",
                            help="Which subword activation stands for the word; the paper uses the last.")
 mode = c3.selectbox("Search", ["quick", "paper"], key="run_mode",
                     format_func={"quick": "Quicker search", "paper": "Paper grid (7 × 7 λ)"}.get,
                     help="The paper's grid trains 49 probes; the quicker search explores fewer λ pairs.")
-seed = c4.number_input("Seed", 0, 2**31 - 1, 0, key="run_seed")
-n_seeds = c5.number_input("Seeds", 1, 5, 1, key="run_seeds",
+seed = c4.number_input("Seed", 0, 2**31 - 1, key="run_seed")
+n_seeds = c5.number_input("Seeds", 1, 5, key="run_seeds",
                           help="Repeat the run with seeds Seed, Seed+1, …: every figure is reported as mean ± sd over "
                                "them (the paper averages 3). Each seed costs a full run.")
 quick, paper = TRAINING["quick"], TRAINING["paper"]
@@ -136,14 +203,14 @@ st.caption(f"Quicker search trains converged probes: lr {quick['lr']:g} decayed 
            "small corpus, which often leaves the probe unconverged (the Overview's training curve shows it).")
 with st.expander("More settings"):
     d1, d2, d3 = st.columns(3)
-    epochs = d1.number_input("Epochs per probe", 1, 100, 10, key="run_epochs")
-    top_fraction = d2.slider("M: share kept in the ablation", 0.05, 0.5, 0.2, 0.05, key="run_top")
-    drop_unseen = d3.checkbox("Drop unseen test tags", True, key="run_drop",
+    epochs = d1.number_input("Epochs per probe", 1, 100, key="run_epochs")
+    top_fraction = d2.slider("M: share kept in the ablation", 0.05, 0.5, step=0.05, key="run_top")
+    drop_unseen = d3.checkbox("Drop unseen test tags", key="run_drop",
                               help="Drop test words whose tag never occurs in the training data (else the run stops).")
     e1, e2, _ = st.columns(3)
-    max_train_sents = e1.number_input("Use at most this many training sentences (0 = all)", 0, 50_000, 0, step=50,
+    max_train_sents = e1.number_input("Use at most this many training sentences (0 = all)", 0, 50_000, step=50,
                                       key="run_max_train", help="A seeded sample: smaller is faster, less accurate.")
-    max_test_sents = e2.number_input("Use at most this many test sentences (0 = all)", 0, 50_000, 0, step=50,
+    max_test_sents = e2.number_input("Use at most this many test sentences (0 = all)", 0, 50_000, step=50,
                                      key="run_max_test")
     f1, f2 = st.columns(2)
     site = f1.radio("Neurons", ["hidden", "mlp"], key="run_site", horizontal=True,
@@ -151,10 +218,10 @@ with st.expander("More settings"):
                     help="Layer outputs: the hidden size per layer, layer 0 = embeddings. MLP neurons: each block's "
                          "MLP activation after the nonlinearity (GPT-2: 3,072 per block; gated MLPs: act(gate) × up), "
                          "blocks numbered from 0.")
-    screen_k = f2.number_input("Screen: keep this many neurons per layer (0 = all)", 0, 100_000, 0, step=256,
+    screen_k = f2.number_input("Screen: keep this many neurons per layer (0 = all)", 0, 100_000, step=256,
                                key="run_screen", help="For big models: one streamed pass scores every neuron cheaply "
                                "(probeless score ÷ its spread), keeps the best of each layer, then LCA runs on those.")
-    layers_text = st.text_input("Layers to analyse (e.g. 0,1,2; empty = every layer, as in the paper)", "",
+    layers_text = st.text_input("Layers to analyse (e.g. 0,1,2; empty = every layer, as in the paper)",
                                 key="run_layers", help="Layer outputs: layer 0 is the embedding output, layer k the "
                                                        "k-th block's output. MLP neurons: block numbers from 0.")
 
@@ -172,9 +239,11 @@ if st.button("Run", type="primary", disabled=running or not tasks, key="run_go",
                            epochs=int(epochs), top_fraction=float(top_fraction), drop_unseen=bool(drop_unseen),
                            seeds=int(n_seeds), site=site, screen=int(screen_k) or None)
         meta = {"dataset": data_label, "train": train.name, "test": test.name,
-                "model_label": model or DEFAULT_MODEL, "config": config.to_dict()}
+                "model_label": model or DEFAULT_MODEL, "config": config.to_dict(),
+                "form": {k: st.session_state[k] for k in FORM if k in st.session_state}}
         rid, started = S.launch(token, train, test, config, meta)
         if started is None:
+            st.session_state.pop("_run_just_finished", None)  # what is open now is the reopened run
             st.success(f"This exact run was done before: run {rid} reopened from the cache.")
         else:
             job, running = started, True
@@ -216,8 +285,14 @@ elif job is not None:
         if not job.seen:  # open the new run once, and redraw so that the sidebar shows it
             S.open_run(job.rid)
             job.mark_seen()
+            st.session_state["_run_just_finished"] = job.rid
             st.rerun()
-        st.success(f"Run {job.rid} finished in {time_elapsed(job):.0f} s: see Overview, Neuron explorer, Layers.")
+        # Only while the run just finished is the one open: not after another run was opened or reopened.
+        if st.session_state.get("_run_just_finished") == job.rid == S.current_run_id():
+            st.success(f"Run {S.run_label(store.meta(job.rid))} finished in {time_elapsed(job):.0f} s: see Overview, "
+                       "Neuron explorer, Layers.")
+        else:
+            st.session_state.pop("_run_just_finished", None)
     elif job.status == "failed":
         st.error(f"The run failed: {job.error}")
     elif job.status == "cancelled":
@@ -252,13 +327,11 @@ else:
     st.dataframe(table, hide_index=True, width="stretch")
     ids = [m["run_id"] for m in metas]
     current = S.current_run_id()
-    c1, c2 = st.columns([3, 1])
-    pick = c1.selectbox("Run to open", ids, index=ids.index(current) if current in ids else 0, key="run_pick",
-                        format_func=lambda r: S.run_label(store.meta(r)))
-    c2.write("")
-    if c2.button("Open", key="run_open", icon=":material/folder_open:"):
-        S.open_run(pick)
-        st.rerun()
+    # The box always shows the open run (opened here, from the sidebar or by a finished run); picking opens.
+    st.session_state["run_pick"] = current if current in ids else None
+    st.selectbox("Run to open", ids, key="run_pick", format_func=lambda r: S.run_label(store.meta(r)),
+                 placeholder="Pick a run to open", on_change=lambda: S.open_run(st.session_state["run_pick"])
+                 if st.session_state.get("run_pick") else None)
     if current:
         st.caption(f"Current run: **{S.run_label(store.meta(current))}**")
         e1, e2 = st.columns(2)

@@ -65,10 +65,10 @@ def app_cache(tmp_path, monkeypatch) -> Path:
 
     monkeypatch.setenv("LCA_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("LCA_MAX_JOBS", "2")  # tests run a second session's job beside a slow one
-    if "app_state" in sys.modules:  # a fresh server-wide job queue for every test
+    if "lca_app.jobs" in sys.modules:  # a fresh server-wide job queue for every test
         from lca.jobs import JobQueue
 
-        monkeypatch.setattr(sys.modules["app_state"], "JOBS", JobQueue())
+        monkeypatch.setattr(sys.modules["lca_app.jobs"], "JOBS", JobQueue())
     st.cache_data.clear()
     st.cache_resource.clear()
     yield tmp_path / "cache"
@@ -144,20 +144,3 @@ def tiny_run(app_cache, tiny_bert):
     store.claim(token, rid)
     return token, rid, result
 
-
-@pytest.fixture(autouse=True)
-def _app_test_uses_navigation(monkeypatch):
-    """AppTest re-detects a ``pages/`` folder before every run and would then run a page without app.py;
-    a served app does that at most once (app_state turns it off).  Make AppTest behave like the server."""
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-        from streamlit.testing.v1 import app_test
-    except ImportError:
-        return
-
-    class _NavigationPagesManager(PagesManager):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(app_test, "PagesManager", _NavigationPagesManager)

@@ -15,21 +15,18 @@ from conftest import app_corpus  # noqa: E402
 from test_compare import fake_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the page imports app_state
-import app_state  # noqa: E402
+sys.path.insert(0, str(ROOT))  # the pages import lca_app
+import lca_app  # noqa: E402
 APP, PAGE = ROOT / "app.py", "pages/compare.py"
-REGISTERED = PAGE in APP.read_text()  # until app.py lists the page, run it on its own
 
 
 def open_page(token: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP if REGISTERED else ROOT / PAGE), default_timeout=60)
+    """The app from its entry point, switched to the Compare page."""
+    at = AppTest.from_file(str(APP), default_timeout=60)
     if token:
         at.query_params["s"] = token
     at.run()
-    if REGISTERED:
-        at.switch_page(PAGE)
-        at.run()
-    return at
+    return at.switch_page(PAGE).run()
 
 
 @pytest.fixture
@@ -95,11 +92,11 @@ def test_finetune_form_trains_in_background(app_cache, tiny_bert):
     assert not at.error, [e.value for e in at.error]
     token = at.query_params["s"][0] if isinstance(at.query_params["s"], list) else at.query_params["s"]
     deadline = time.time() + 90  # the server's job queue runs it in its own process
-    while app_state.job_for(token, "finetune").running and time.time() < deadline:
+    while lca_app.job_for(token, "finetune").running and time.time() < deadline:
         time.sleep(0.2)
-    job = app_state.job_for(token, "finetune")
+    job = lca_app.job_for(token, "finetune")
     assert job.status == "done", job.error
-    assert app_state.job_for(token) is None  # a fine-tune is not the session's analysis run
+    assert lca_app.job_for(token) is None  # a fine-tune is not the session's analysis run
     at.run()
     assert any("dev accuracy" in s.value for s in at.success)
     info = json.loads((app_cache / "models" / "tiny-ft" / "lca_model.json").read_text())

@@ -16,7 +16,7 @@ from test_app_pages import open_app  # noqa: E402
 from test_app_run import wait_for_job  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import app_state  # noqa: E402
+import lca_app  # noqa: E402
 
 from lca.result import RunConfig  # noqa: E402
 from lca.runs import RunStore, run_id  # noqa: E402
@@ -135,7 +135,7 @@ def test_lambda_pick_starts_a_run_then_reopens_it(tiny_run, app_cache):
     at.button(key="ov_pick_go").click().run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Run an analysis"  # sent to the Run page, which follows the job
-    job = app_state.job_for(token)
+    job = lca_app.job_for(token)
     assert job is not None and job.config.lambdas == picked and job.meta["parent"] == rid
     assert wait_for_job(token).status == "done", job.error
     expected = run_id(dataclasses.replace(RunConfig.from_dict(result.config), lambdas=picked),
@@ -160,4 +160,4 @@ def test_lambda_pick_starts_a_run_then_reopens_it(tiny_run, app_cache):
     at.selectbox(key=f"ov_pick_{rid}").set_value(index).run()
     at.button(key="ov_pick_go").click().run()
     assert not at.exception
-    assert app_state.job_for(token) == job and at.query_params["run"] == expected
+    assert lca_app.job_for(token) == job and at.query_params["run"] == expected

@@ -98,10 +98,37 @@ def test_run_labels_tell_a_quick_and_a_paper_run_apart():
     import sys
 
     sys.path.insert(0, str(Path(APP).parent))
-    import app_state
+    import lca_app
 
     base = {"task": "xpos", "model": "/x/all-MiniLM-L6-v2", "dataset": "demo", "created": 1_796_000_000.0}
-    quick = app_state.run_label({**base, "run_id": "a1b2c3d4e5f60718", "config": {"mode": "quick", "seed": 0}})
-    paper = app_state.run_label({**base, "run_id": "0f1e2d3c4b5a6978", "config": {"mode": "paper", "seed": 2}})
+    quick = lca_app.run_label({**base, "run_id": "a1b2c3d4e5f60718", "config": {"mode": "quick", "seed": 0}})
+    paper = lca_app.run_label({**base, "run_id": "0f1e2d3c4b5a6978", "config": {"mode": "paper", "seed": 2}})
     assert quick.startswith("xpos · all-MiniLM-L6-v2 · demo · quick · ") and quick.endswith(" · a1b2c3")
     assert " · paper · seed 2 · " in paper and quick != paper
+    short = [lca_app.run_label({**base, "run_id": r, "config": c}, "short")
+             for r, c in (("a1b2c3d4e5f60718", {"mode": "quick"}), ("0f1e2d3c4b5a6978", {"mode": "paper", "seed": 2}))]
+    assert short == ["xpos · all-MiniLM-L6-v2 · quick · a1b2c3",
+                     "xpos · all-MiniLM-L6-v2 · paper · seed 2 · 0f1e2d"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_page_runs_inside_app_py_once(app_cache, page):
+    """Until app.py's st.navigation runs, Streamlit runs a file of pages/ on its own (old-style pages; an
+    AppTest after switch_page, a permalink on a fresh server): the page then runs app.py, which runs it once."""
+    at = open_app(page=page)
+    assert not at.exception and len(at.title) == 1
+    assert any(m.value.startswith("**LCA Explorer**") for m in at.sidebar.markdown)  # app.py's sidebar
+    assert len(at.query_params["s"]) == 32  # and its session token
+    at.run()  # a rerun (a widget, a fragment) stays inside app.py too
+    assert len(at.title) == 1 and any(m.value.startswith("**LCA Explorer**") for m in at.sidebar.markdown)
+
+
+def test_sidebar_picker_names_runs_short_and_the_current_one_in_full(tiny_run):
+    import lca_app
+
+    token, rid, _ = tiny_run
+    at = open_app(token, rid)
+    meta = lca_app.store().meta(rid)
+    picker = at.sidebar.selectbox[0]
+    assert picker.value == rid and picker.format_func(rid) == lca_app.run_label(meta, "short")
+    assert lca_app.run_label(meta) in [c.value for c in at.sidebar.caption]

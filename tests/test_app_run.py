@@ -14,7 +14,8 @@ from conftest import app_corpus, app_corpus_conllu  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-import app_state  # noqa: E402
+import lca_app  # noqa: E402
+from lca_app import jobs  # noqa: E402
 
 APP = str(ROOT / "app.py")
 CUSTOM = "Hugging Face id or local folder"
@@ -42,10 +43,10 @@ def fill(at: AppTest, model: str, train: bytes = None, test: bytes = None) -> Ap
     return at.run()
 
 
-def wait_for_job(token: str, timeout: float = 90) -> app_state.Job:
+def wait_for_job(token: str, timeout: float = 90) -> lca_app.SessionJob:
     deadline = time.time() + timeout
     while time.time() < deadline:
-        job = app_state.job_for(token)
+        job = lca_app.job_for(token)
         if job is not None and not job.running:
             return job
         time.sleep(0.2)
@@ -63,7 +64,7 @@ def test_run_reopen_and_sessions(app_cache, tiny_bert):
     token = at.query_params["s"]
     job = wait_for_job(token)
     assert job.status == "done", job.error
-    assert app_state.store().load_train_corpus(job.rid).sentences == app_corpus(40, 1).sentences  # kept for λ picks
+    assert lca_app.store().load_train_corpus(job.rid).sentences == app_corpus(40, 1).sentences  # kept for λ picks
     at.run()
     assert not at.exception and not at.error
     assert any("finished" in s.value for s in at.success)
@@ -74,7 +75,7 @@ def test_run_reopen_and_sessions(app_cache, tiny_bert):
     # the same settings again: reopened from the store, no second job
     at.button(key="run_go").click().run()
     assert any("reopened from the cache" in s.value for s in at.success)
-    assert app_state.job_for(token) == job
+    assert lca_app.job_for(token) == job
 
     # a reload (same URL token) lists the run; another session does not
     again = AppTest.from_file(APP, default_timeout=60)
@@ -98,7 +99,7 @@ def test_unknown_model_shows_error(app_cache):
     """Refused when Run is pressed (the queue's memory estimate reads the model's config), not after a wait."""
     at = fill(new_session(), "no-such-org/no-such-model-lca-test")
     at.button(key="run_go").click().run()
-    assert not at.exception and app_state.job_for(at.query_params["s"]) is None
+    assert not at.exception and lca_app.job_for(at.query_params["s"]) is None
     assert at.error and "model 'no-such-org/no-such-model-lca-test' is not a local folder" in at.error[0].value
     assert not at.button(key="run_go").disabled  # the page still works
 
@@ -109,16 +110,16 @@ def test_cancel_and_one_run_at_a_time_per_session(app_cache, tiny_bert):
 
     slow, other = "c" * 32, "e" * 32
     train, test = app_corpus(200, 1), app_corpus(20, 2)
-    job = app_state.start_job(slow, train, test, RunConfig(model=tiny_bert, epochs=50), {})
+    job = jobs.start_job(slow, train, test, RunConfig(model=tiny_bert, epochs=50), {})
     try:
         with pytest.raises(InputError, match="already in progress"):
-            app_state.start_job(slow, train, test, RunConfig(model=tiny_bert, epochs=51), {})
-        quick = app_state.start_job(other, app_corpus(30, 1), app_corpus(8, 2), RunConfig(model=tiny_bert, epochs=1), {})
+            jobs.start_job(slow, train, test, RunConfig(model=tiny_bert, epochs=51), {})
+        quick = jobs.start_job(other, app_corpus(30, 1), app_corpus(8, 2), RunConfig(model=tiny_bert, epochs=1), {})
         assert wait_for_job(other).status == "done", quick.error  # another session runs alongside
     finally:
         job.cancel()
     assert wait_for_job(slow).status == "cancelled"
-    assert not app_state.store().exists(job.rid) and app_state.store().exists(quick.rid)
+    assert not lca_app.store().exists(job.rid) and lca_app.store().exists(quick.rid)
 
 
 def test_column_upload_without_test_file_holds_out_sentences(app_cache):
@@ -166,20 +167,20 @@ def test_demo_is_the_default_data(app_cache):
 
 
 def recording_start(started: list):
-    """A stand-in for ``app_state.start_job`` that records the config instead of running it."""
+    """A stand-in for ``lca_app.jobs.start_job`` that records the config instead of running it."""
     from lca.jobs import Job
 
     def fake_start(token, train, test, config, meta):
         started.append(config)
         job = Job("0" * 16, "run", None, (), info={"config": config, "meta": meta}, status="failed",
                   error="not run in this test")
-        return app_state.SessionJob(token, job)
+        return lca_app.SessionJob(token, job)
     return fake_start
 
 
 def test_seeds_reach_the_run_config_and_modes_are_explained(app_cache, tiny_bert, monkeypatch):
     started = []
-    monkeypatch.setattr(app_state, "start_job", recording_start(started))
+    monkeypatch.setattr(jobs, "start_job", recording_start(started))
     at = fill(new_session(), tiny_bert)
     seeds = at.number_input(key="run_seeds")
     assert (seeds.value, seeds.min, seeds.max) == (1, 1, 5)
@@ -210,7 +211,7 @@ def test_a_command_line_run_folder_opens_in_the_app(app_cache, tiny_bert, tmp_pa
     assert not at.exception and not at.error, [e.value for e in at.error]
     rid = at.query_params["run"]
     rid = rid[0] if isinstance(rid, list) else rid
-    store = app_state.store()
+    store = lca_app.store()
     assert store.meta(rid)["dataset"] == "cli-run" and store.load_train_corpus(rid).n_words > 0
     assert rid in [m["run_id"] for m in store.list(at.query_params["s"][0] if isinstance(at.query_params["s"], list)
                                                    else at.query_params["s"])]
@@ -222,11 +223,11 @@ def test_identical_runs_from_two_sessions_are_computed_once_and_given_to_both(ap
     first, second = "1" * 32, "2" * 32
     train, test = app_corpus(30, 1), app_corpus(8, 2)
     config = RunConfig(model=tiny_bert, epochs=1)
-    a = app_state.start_job(first, train, test, config, {"dataset": "tiny"})
-    b = app_state.start_job(second, train, test, config, {"dataset": "tiny"})
+    a = jobs.start_job(first, train, test, config, {"dataset": "tiny"})
+    b = jobs.start_job(second, train, test, config, {"dataset": "tiny"})
     assert a.job is b.job and a.others == 1 and b.others == 1
     assert wait_for_job(first).status == "done" and wait_for_job(second).status == "done", a.error
-    store = app_state.store()
+    store = lca_app.store()
     assert [m["run_id"] for m in store.list(first)] == [m["run_id"] for m in store.list(second)] == [a.rid]
 
 
@@ -234,11 +235,11 @@ def test_a_run_waits_for_a_free_slot_with_its_place_and_a_cancel_leaves_the_queu
     from lca.jobs import JobQueue
     from lca.result import RunConfig
 
-    monkeypatch.setattr(app_state, "JOBS", JobQueue(max_running=1))
+    monkeypatch.setattr(jobs, "JOBS", JobQueue(max_running=1))
     busy, waiting, third = "3" * 32, "4" * 32, "5" * 32
-    slow = app_state.start_job(busy, app_corpus(200, 1), app_corpus(20, 2), RunConfig(model=tiny_bert, epochs=50), {})
-    queued = app_state.start_job(waiting, app_corpus(30, 1), app_corpus(8, 2), RunConfig(model=tiny_bert, epochs=1), {})
-    last = app_state.start_job(third, app_corpus(30, 3), app_corpus(8, 2), RunConfig(model=tiny_bert, epochs=1), {})
+    slow = jobs.start_job(busy, app_corpus(200, 1), app_corpus(20, 2), RunConfig(model=tiny_bert, epochs=50), {})
+    queued = jobs.start_job(waiting, app_corpus(30, 1), app_corpus(8, 2), RunConfig(model=tiny_bert, epochs=1), {})
+    last = jobs.start_job(third, app_corpus(30, 3), app_corpus(8, 2), RunConfig(model=tiny_bert, epochs=1), {})
     assert (queued.status, queued.position, last.position) == ("queued", 1, 2)
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["s"] = waiting
@@ -261,4 +262,4 @@ def test_a_run_leaves_imported_modules_out_of_streamlits_collections(app_cache):
     at.run()
     assert gc.get_freeze_count() > 100_000  # torch, transformers, streamlit: out of the collector's view
     assert len(gc.get_objects()) < gc.get_freeze_count() / 10
-    assert "numpy.polynomial" in sys.modules and app_state._FREEZE["modules"] == len(sys.modules)
+    assert "numpy.polynomial" in sys.modules and lca_app.runtime._FREEZE["modules"] == len(sys.modules)

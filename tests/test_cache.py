@@ -1,5 +1,6 @@
 import copy
 import dataclasses
+from pathlib import Path
 
 import pytest
 import numpy as np
@@ -99,3 +100,15 @@ def test_refused_before_start_when_the_disk_is_too_small(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="the activations need .* GB of disk"):
         cache.put("k", (1000, 1000), lambda out: called.append(1))
     assert not called
+
+
+def test_default_cache_dir_expands_the_home_folder_and_environment_variables(monkeypatch, tmp_path):
+    from lca.cache import default_cache_dir
+
+    monkeypatch.setenv("LCA_TEST_ROOT", str(tmp_path))
+    monkeypatch.setenv("LCA_CACHE_DIR", "$LCA_TEST_ROOT/lca")
+    assert default_cache_dir() == tmp_path / "lca"
+    monkeypatch.setenv("LCA_CACHE_DIR", "~/lca-cache")
+    assert default_cache_dir() == Path.home() / "lca-cache"
+    monkeypatch.delenv("LCA_CACHE_DIR")
+    assert default_cache_dir() == Path.home() / ".cache" / "lca"

@@ -11,7 +11,8 @@ import pytest
 from lca import compare_viz
 from lca._validation import InputError
 from lca.cli import main
-from lca.compare import compare_results, compare_runs, jaccard, mean_layer, parallel_corpora, tag_overlap_matrix
+from lca.compare import compare_results, compare_runs, jaccard, mean_layer, tag_overlap_matrix
+from lca.parallel import parallel_corpora
 from lca.result import LCAResult, save_result
 
 
@@ -128,7 +129,7 @@ def test_parallel_pud_splits_are_aligned(shared_data, monkeypatch):
 
 
 def test_compare_command_parallel_runs_then_compares(tmp_path, pair_of_runs, monkeypatch, capsys):
-    import lca.compare
+    import lca.parallel
 
     def fake_run_parallel(names, config, out, cache=None, progress_for=None):
         assert names == ["ud-pud-en", "ud-pud-de"] and config.task == "upos" and config.drop_unseen
@@ -137,7 +138,7 @@ def test_compare_command_parallel_runs_then_compares(tmp_path, pair_of_runs, mon
             save_result(r, folder)
         return folders
 
-    monkeypatch.setattr(lca.compare, "run_parallel", fake_run_parallel)
+    monkeypatch.setattr(lca.parallel, "run_parallel", fake_run_parallel)
     assert main(["compare", "--parallel", "ud-pud-en,ud-pud-de", "--out", str(tmp_path)]) == 0
     assert "ud-pud-en vs ud-pud-de: minimal sets Jaccard" in capsys.readouterr().out
     assert main(["compare", "--parallel", "ud-pud-en,ud-pud-de"]) == 2

@@ -108,3 +108,43 @@ def test_weight_sign_looks_at_the_end_that_argues_for_the_tag():
     sign = explore.weight_sign(weights, 0, 0)
     top = explore.top_words(acts, 0, words, tags, k=2, sign=sign)
     assert sign == -1 and [w["tag"] for w in top] == ["NN", "NN"]
+
+
+def test_purity_counts_the_tags_own_words_among_the_top_ones(acts):
+    # neuron 0's top 3 words: walking, singing (VBG) and "." ; its negative end: Paris (NNP)
+    assert explore.tag_purity(acts, 0, WORDS, TAGS, "VBG", k=3) == pytest.approx(2 / 3)
+    assert explore.tag_purity(acts, 0, WORDS, TAGS, "VBG", k=2) == 1.0
+    assert explore.tag_purity(acts, 0, WORDS, TAGS, "NNP", k=1, sign=-1) == 1.0
+    assert explore.tag_purity(acts, 0, WORDS, TAGS, "NN", k=2) == 0.0
+
+
+def test_top_words_without_sorting_everything_matches_a_full_sort():
+    rng = np.random.default_rng(3)
+    for n, types in ((5, 3), (500, 4), (3000, 300)):  # few types: the candidate pool must grow
+        acts = rng.integers(-4, 5, size=(n, 1)).astype(np.float32)  # many ties
+        words = [str(w) for w in rng.integers(0, types, n)]
+        for sign in (1, -1):
+            order = np.argsort(-sign * acts[:, 0], kind="stable")
+            expected, seen = [], set()
+            for i in order:
+                if words[i] not in seen:
+                    seen.add(words[i])
+                    expected.append(int(i))
+            got = [w["index"] for w in explore.top_words(acts, 0, words, words, k=20, sign=sign)]
+            assert got == expected[:20]
+
+
+def test_neuron_tags_and_a_tags_rows_carry_the_signed_weight():
+    weights = np.array([[0.5, -2.0], [0.1, 0.0], [-0.3, 0.4]])  # 3 neurons, tags A, B
+    per_tag = {"A": [2, 0], "B": [0]}
+    assert explore.neuron_tags(0, per_tag, weights, ["A", "B"]) == [{"tag": "B", "weight": -2.0},
+                                                                     {"tag": "A", "weight": 0.5}]
+    assert explore.neuron_tags(1, per_tag, weights, ["A", "B"]) == []
+    assert explore.neuron_tags(0, per_tag, None, ["A", "B"])[0]["weight"] is None
+    acts = np.array([[1.0, 0.0, -2.0], [0.0, 0.0, 1.0], [2.0, 0.0, -1.0]])  # words x, y, z
+    rows = explore.tag_neuron_rows("A", per_tag["A"], [0, 1, 2], weights, ["A", "B"], acts, [2, 0], ["x", "y", "z"],
+                                   ["A", "B", "A"], k=1)
+    assert [(r["neuron"], r["rank"], r["weight"]) for r in rows] == [(0, 1, 0.5), (2, 3, -0.3)]  # by rank
+    # neuron 0 (weight +) looks at its top: z (A); neuron 2 (weight -) at its bottom: x (A)
+    assert [r["purity"] for r in rows] == [1.0, 1.0]
+    assert explore.tag_neuron_rows("A", [2], [0, 1, 2], None, ["A", "B"])[0]["purity"] is None

@@ -108,6 +108,20 @@ def test_cuda_refused_without_gpu():
         load_model(device="cuda")
 
 
+def test_a_run_config_loads_the_model_it_names(tmp_path):
+    """load_model is the one entry: a RunConfig, or a result's config dict, gives the same model settings."""
+    from lca.models import model_settings, pick_device
+    from lca.result import RunConfig
+
+    config = RunConfig(device="cpu")
+    assert model_settings(config) == model_settings(config.to_dict()) == ("all-MiniLM-L6-v2", "cpu", None, False)
+    assert pick_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    loaded = load_model(config)
+    assert (loaded.device.type, loaded.n_layers) == ("cpu", 7)
+    with pytest.raises(InputError, match="nothing-here': no such folder"):
+        load_model({"model": str(tmp_path / "nothing-here"), "device": "cpu"})
+
+
 def test_bundled_model_shape():
     loaded = load_model(device="cpu")
     assert (loaded.n_layers, loaded.layer_size, loaded.max_tokens) == (7, 384, 512)

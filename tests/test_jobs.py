@@ -38,7 +38,7 @@ def test_jobs_beyond_the_slots_wait_in_order_and_then_run():
     assert a.value == "A" and a.stages["work"] > 0.5
     wait(b), wait(c)
     assert (b.value, c.value) == ("B", "C") and b.started < c.started
-    d = jobs.submit("s4", "d", "run", sleeper, (2.0, "D"))
+    jobs.submit("s4", "d", "run", sleeper, (2.0, "D"))
     e = jobs.submit("s5", "e", "run", sleeper, (0.1, "E"))
     longest = max(j.finished - j.started for j in (a, b, c))  # each includes starting an interpreter
     assert jobs.position(e) == 1 and 0 < jobs.wait_estimate(e) <= longest  # the median of a, b, c, less d's time

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lca.neurons import flat_to_layer_unit, layer_name, layer_unit_to_flat, neuron_label, parse_neuron
+from lca.neurons import flat_to_layer_unit, layer_unit_to_flat, neuron_label, parse_neuron
 
 
 def test_round_trip_every_neuron():
@@ -15,11 +15,6 @@ def test_pair_ids_name_the_dependent_half():
     assert neuron_label(7 * 384 + 385, 384, 7, pair=True) == "dep 1:1"
     assert neuron_label(385, 384, 7, pair=True) == "head 1:1"
     assert parse_neuron("dep 1:1", 384, 7) == 7 * 384 + 385
-
-
-def test_layer_names():
-    assert layer_name(0) == "embeddings"
-    assert layer_name(6) == "layer6"
 
 
 @pytest.mark.parametrize("text, match", [("7:0", "layer must be in"), ("0:384", "unit must be in"), ("abc", "layer:unit")])

@@ -134,14 +134,14 @@ def test_hand_written_gradient_equals_autograd():
     """The training step's gradient is the objective's: summed cross-entropy plus λ1‖W‖₁ + λ2‖W‖₂²."""
     import torch
 
-    from lca.probe import _Block, _layouts
+    from lca.probe_blocks import Block, layouts
 
     X, y = planted(n=64)
     columns = np.array([[4, 11, 0, 1, 2, 3, 5, 6, 7, 8], [11, 4, 0, 1, 2, 3, 5, 6, 7, 9]])
-    layout, = _layouts(columns, None, 2, 30)  # one block: the union of their columns, masked
+    layout, = layouts(columns, None, 2, 30)  # one block: the union of their columns, masked
     l1, l2 = np.array([0.5, 0.0], np.float32), np.array([0.1, 0.3], np.float32)
     generator = torch.Generator().manual_seed(0)
-    block = _Block(layout, torch.rand(30, 4, generator=generator) - 0.5, torch.rand(4, generator=generator), l1, l2,
+    block = Block(layout, torch.rand(30, 4, generator=generator) - 0.5, torch.rand(4, generator=generator), l1, l2,
                    64, torch.device("cpu"))
     x = torch.as_tensor(X[:, layout.cols])
     block.gradient(x, torch.as_tensor(np.stack([y, 3 - y])))
@@ -162,14 +162,14 @@ def test_hand_written_gradient_equals_autograd():
 
 def test_programs_split_by_memory_train_the_same_probes(monkeypatch):
     """A grid too big for one program trains in several; each probe ends the same."""
-    import lca.probe
+    import lca.probe_blocks
 
     X, y = planted()
     l1, l2 = [0.0, 1e-3, 1e-1, 0.0, 1e-2], [0.0, 1e-2, 0.0, 1e-1, 0.0]
-    monkeypatch.setattr(lca.probe, "_BLOCK", 2)
+    monkeypatch.setattr(lca.probe_blocks, "BLOCK", 2)
     one = train_probes(X, y, 4, l1, l2, epochs=2, batch_size=64)
-    monkeypatch.setattr(lca.probe, "_PROGRAM_WEIGHTS", 2 * 30 * 4)  # one block of two probes per program
-    assert len(lca.probe._programs(lca.probe._layouts(None, None, 5, 30), 30, 4)) == 3
+    monkeypatch.setattr(lca.probe_blocks, "PROGRAM_WEIGHTS", 2 * 30 * 4)  # one block of two probes per program
+    assert len(lca.probe_blocks.programs(lca.probe_blocks.layouts(None, None, 5, 30), 30, 4)) == 3
     split = train_probes(X, y, 4, l1, l2, epochs=2, batch_size=64)
     np.testing.assert_allclose(split.coef, one.coef, atol=1e-5)
     np.testing.assert_allclose(split.intercept, one.intercept, atol=1e-5)

@@ -54,11 +54,9 @@ def test_store_round_trip_and_sessions(tmp_path):
     alice, bob = new_token(), new_token()
     store.claim(alice, rid)
     assert store.session_runs(alice) == [rid] and store.session_runs(bob) == []
-    assert store.owns(alice, rid) and not store.owns(bob, rid)
     store.claim(alice, "fedcba9876543210")  # not on disk: not listed
     assert store.session_runs(alice) == [rid]
-    store.forget(alice, rid)
-    assert store.list(alice) == [] and store.exists(rid)
+    assert [m["run_id"] for m in store.list(alice)] == [rid] and store.list(bob) == []
 
 
 def test_second_save_of_same_run_keeps_first(tmp_path):
@@ -75,10 +73,28 @@ def test_second_save_of_same_run_keeps_first(tmp_path):
 def test_bad_tokens_are_refused(tmp_path, token):
     with pytest.raises(InputError, match="session token"):
         check_token(token)
-    assert RunStore(tmp_path).owns(token, "0" * 16) is False
 
 
 @pytest.mark.parametrize("rid", ["../../etc", "0" * 15, "G" * 16])
 def test_bad_run_ids_are_refused(tmp_path, rid):
     with pytest.raises(InputError, match="run id"):
         RunStore(tmp_path).path(rid)
+
+
+def test_run_config_fills_the_defaults_an_old_result_lacks():
+    import dataclasses
+
+    old = dataclasses.replace(fake_result(), config={"task": "xpos", "seed": 3, "a_setting_since_removed": 1})
+    assert old.run_config == RunConfig(task="xpos", seed=3)
+    assert fake_result().run_config == RunConfig.from_dict(fake_result().config)
+
+
+def test_a_store_run_is_labelled_from_its_meta(tmp_path):
+    from lca.runs import folder_label, run_label
+
+    store, rid = RunStore(tmp_path), "0123456789abcdef"
+    store.save(rid, fake_result(), app_corpus(3, 0), {"dataset": "tiny", "model_label": "/m/bert"})
+    assert folder_label(store.path(rid)) == run_label(store.meta(rid), "data") == "xpos · bert · tiny"
+    assert run_label(store.meta(rid)).startswith("xpos · bert · tiny · ") and rid[:6] in run_label(store.meta(rid))
+    (tmp_path / "elsewhere").mkdir()  # a run folder of the command line: its name
+    assert folder_label(tmp_path / "elsewhere") == "elsewhere"

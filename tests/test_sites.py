@@ -275,11 +275,11 @@ def test_app_explorer_and_layers_show_mlp_neurons(app_cache, tiny_bert, screen):
 
 def test_run_page_passes_the_site_and_screen_to_the_run(app_cache, tiny_bert, monkeypatch):
     pytest.importorskip("streamlit")
-    import app_state
+    from lca_app import jobs
     from test_app_run import fill, new_session, recording_start
 
     started = []
-    monkeypatch.setattr(app_state, "start_job", recording_start(started))
+    monkeypatch.setattr(jobs, "start_job", recording_start(started))
     at = fill(new_session(), tiny_bert)
     assert at.radio(key="run_site").value == "hidden"
     at.radio(key="run_site").set_value("mlp")

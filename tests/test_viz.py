@@ -5,7 +5,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from lca import viz
+from lca import layer_tables, viz
 from test_runs import fake_result
 
 
@@ -21,9 +21,44 @@ def test_token_heatmap_normalizes_and_keeps_exact_values():
     assert isinstance(fig, go.Figure) and heat.zmid == 0 and heat.zmin == -1 and heat.zmax == 1
     assert [list(r) for r in heat.text] == [["the", "walking"], ["cat", ""], ["", ""], ["a", ""]]  # wrapped, spaced
     assert heat.z[1][0] == -1.0 and heat.z[0][1] == 1.0 and heat.z[0][0] == 0.25  # clipped, normalized
-    assert heat.customdata[1][0] == -4.0  # exact value for the hover
-    assert "customdata" in heat.hovertemplate
+    assert heat.customdata[1][0][0] == -4.0  # exact value for the hover
+    assert "customdata[0]" in heat.hovertemplate
     assert list(fig.layout.yaxis.ticktext) == ["#1", "", "", "#2"]
+
+
+def test_token_heatmap_hover_names_each_words_tag():
+    fig = viz.token_heatmap([["the", "walking", "cat"]], [[0.5, 2.0, -4.0]], scale=2.0, wrap=2,
+                            tags=[["DT", "VBG", "NN"]])
+    heat = fig.data[0]
+    assert [c[1] for c in heat.customdata[0]] == [" · tag DT", " · tag VBG"]
+    assert heat.customdata[1][0][1] == " · tag NN" and heat.customdata[1][1][1] == ""  # padding has no tag
+    assert "%{customdata[1]}" in heat.hovertemplate
+
+
+def test_tag_layer_and_overlap_tables_are_what_the_figures_draw():
+    per_tag = {"A": [0, 1, 5], "B": [4, 5], "C": [9]}  # layer_size 2, 5 layers
+    table = layer_tables.tag_layer_table(per_tag, 2, 5)
+    assert table["tags"] == ["A", "B", "C"] and table["layers"] == ["0", "1", "2", "3", "4"]
+    assert table["counts"] == [[2, 0, 1, 0, 0], [0, 0, 2, 0, 0], [0, 0, 0, 0, 1]]
+    fig = viz.tag_layer_heatmap(per_tag, 2, 5)
+    assert [list(r) for r in fig.data[0].z] == table["counts"] and list(fig.data[0].y) == table["tags"]
+    pair = layer_tables.tag_layer_table({"A": [0, 10]}, 2, 5, pair=True)  # flat 10 is the dependent's layer 0
+    assert pair["layers"][5] == "dep 0" and pair["counts"] == [[1, 0, 0, 0, 0, 1, 0, 0, 0, 0]]
+    overlap = layer_tables.tag_overlap_table(per_tag)
+    assert overlap["shared"] == [[3, 1, 0], [1, 2, 0], [0, 0, 1]]
+    assert overlap["jaccard"][0][1] == pytest.approx(1 / 4) and overlap["jaccard"][0][0] == 1.0
+    fig = viz.tag_overlap(per_tag)
+    assert fig.data[0].z[0][1] == pytest.approx(1 / 4) and fig.data[0].customdata[0][1] == 1
+
+
+@pytest.mark.parametrize("counts, share, expected", [
+    ([10, 0, 0, 0], 0.5, (0, 0, 1.0)),
+    ([1, 2, 3, 4, 5, 6, 7], 0.5, (4, 6, 0.6429)),  # 18 of 28: the top three layers
+    ([5, 5, 5, 5], 0.5, (0, 1, 0.5)),  # even: half the layers hold half, the first such window wins
+    ([0, 0, 0], 0.5, (0, 2, 0.0)),
+])
+def test_densest_layers_reads_the_histogram(counts, share, expected):
+    assert layer_tables.densest_layers(counts, share) == expected
 
 
 def test_neurons_heatmap_rows_per_neuron():

@@ -1,0 +1,151 @@
+"""Background runs and fine-tunes, on the one server-wide job queue (:mod:`lca.jobs`).
+
+A few jobs run at a time, each in its own process, the rest wait in order; a session that starts a job
+identical to a queued or running one follows that job instead of computing again.  The page polls the
+job's progress, and a cancel raises from the progress callback in that process.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from lca._validation import InputError
+from lca.data import Corpus
+from lca.job_targets import execute_finetune, execute_run
+from lca.jobs import BASE_PROCESS_BYTES, Job, JobQueue
+from lca.result import RunConfig
+from lca.runs import RunStore, run_id
+
+from .cached import load_run, load_test_corpus, load_train_corpus, store
+from .session import open_run
+
+STAGE_TITLES = {"load": "Load the model", "extract": "Extract activations", "grid": "Grid search over λ1, λ2",
+                "minimal": "Minimal neuron subset", "ablation": "Zero-out ablation", "probeless": "Probeless ranking",
+                "retrain": "Retrain on subsets and on the control task",
+                "selectivity": "Selectivity"}
+
+JOBS = JobQueue()  # the server's one queue (tests swap it: read it as ``jobs.JOBS``, not a copy)
+
+
+@dataclass(frozen=True)
+class SessionJob:
+    """A queued or running job as one session sees it."""
+
+    token: str
+    job: Job
+
+    rid = property(lambda self: self.job.key)
+    config = property(lambda self: self.job.info.get("config"))
+    meta = property(lambda self: self.job.info.get("meta"))
+    value = property(lambda self: self.job.value)
+    stages = property(lambda self: self.job.stages)
+    stage = property(lambda self: self.job.stage)
+    error = property(lambda self: self.job.error)
+    started = property(lambda self: self.job.started or self.job.submitted)
+    finished = property(lambda self: self.job.finished)
+    status = property(lambda self: JOBS.status_for(self.token, self.job))
+    running = property(lambda self: self.status in ("queued", "running"))
+    position = property(lambda self: JOBS.position(self.job))
+    wait_estimate = property(lambda self: JOBS.wait_estimate(self.job))
+    others = property(lambda self: len(self.job.watchers) - (self.token in self.job.watchers))
+
+    @property
+    def seen(self) -> bool:
+        return self.rid in st.session_state.setdefault("_lca_seen_runs", set())
+
+    def mark_seen(self) -> None:
+        st.session_state.setdefault("_lca_seen_runs", set()).add(self.rid)
+
+    def cancel(self) -> None:
+        JOBS.detach(self.token, self.job.kind)
+
+
+def job_for(token: str, kind: str = "run") -> SessionJob | None:
+    """The session's job of ``kind`` (``"run"`` or ``"finetune"``), running or last finished, if any."""
+    job = JOBS.job_for(token, kind)
+    return None if job is None else SessionJob(token, job)
+
+
+def _run_memory(config: RunConfig, train: Corpus, test: Corpus) -> int:
+    """Resident bytes the run's process is expected to need (the queue's memory admission)."""
+    from lca.memory import _shape_of_model, plan_run
+
+    shape = _shape_of_model(config)
+    if shape is None:
+        return BASE_PROCESS_BYTES
+    tags = len({t for column in train.columns.values() for s in column for t in s}) or 50
+    plan = plan_run(shape, config.site, train.n_words + test.n_words, tags, config.layers, config.screen,
+                    config.task == "dep-pair", False)
+    return BASE_PROCESS_BYTES + plan.ram_bytes
+
+
+def start_job(token: str, train: Corpus, test: Corpus, config: RunConfig, meta: dict) -> SessionJob:
+    """Queue the run (one at a time per session), or follow the identical run another session queued."""
+    rid = run_id(config, train, test)
+    current = job_for(token)
+    if current is not None and current.running and current.rid != rid:
+        raise InputError("a run is already in progress in this session: wait for it or cancel it")
+    root = str(store().root)
+
+    def give_to_watchers(job: Job) -> None:  # in the queue's thread: no Streamlit calls here
+        runs = RunStore(root)
+        for watcher in job.watchers:
+            runs.claim(watcher, job.key)
+
+    job = JOBS.submit(token, rid, "run", execute_run, (None, rid, train, test, config, meta, root),
+                      memory=_run_memory(config, train, test), info={"config": config, "meta": meta},
+                      on_done=give_to_watchers)
+    return SessionJob(token, job)
+
+
+def start_finetune(token: str, config, out: Path) -> SessionJob:
+    """Queue a fine-tune into ``out`` (one at a time per session; the same settings and folder attach)."""
+    current = job_for(token, "finetune")
+    key = "finetune:" + hashlib.sha256(json.dumps([config.to_dict(), str(out)], sort_keys=True).encode()).hexdigest()[:16]
+    if current is not None and current.running and current.rid != key:
+        raise InputError("a fine-tune is already in progress in this session: wait for it or cancel it")
+    job = JOBS.submit(token, key, "finetune", execute_finetune, (config.to_dict(), str(out)),
+                      memory=2 * BASE_PROCESS_BYTES, info={"config": config, "out": str(out)})
+    return SessionJob(token, job)
+
+
+def launch(token: str, train: Corpus, test: Corpus, config: RunConfig, meta: dict) -> tuple[str, SessionJob | None]:
+    """The run of ``config`` on these corpora: ``(run id, None)`` when an identical run is in the
+    store (reopened, and now owned by the session), else ``(run id, job)`` started in the background."""
+    rid, runs = run_id(config, train, test), store()
+    if runs.exists(rid):
+        runs.claim(token, rid)
+        open_run(rid)
+        return rid, None
+    return rid, start_job(token, train, test, config, meta)
+
+
+def grid_run(rid: str) -> str:
+    """The run whose grid search stands behind ``rid``: its parent when ``rid`` was recomputed at a
+    λ pair picked from that grid (and the parent is still stored), else ``rid`` itself."""
+    parent = store().meta(rid).get("parent")
+    try:
+        return parent if parent and store().exists(parent) else rid
+    except InputError:  # a malformed id in meta.json
+        return rid
+
+
+def recompute_at(token: str, rid: str, l1: float, l2: float) -> tuple[str, SessionJob | None]:
+    """Run ``rid`` again, same config and data, with the oracle trained at ``(l1, l2)`` instead of
+    the grid search's choice (see :func:`launch`); the new run's meta names the run whose grid the
+    pair came from as ``parent``.  The pair that search chose reopens the searched run itself."""
+    owner = grid_run(rid)
+    searched = load_run(owner)
+    if searched.config.get("lambdas") is None and (searched.lambdas["l1"], searched.lambdas["l2"]) == (l1, l2):
+        store().claim(token, owner)
+        open_run(owner)
+        return owner, None
+    config = dataclasses.replace(RunConfig.from_dict(load_run(rid).config), lambdas=(l1, l2))
+    meta = {k: v for k, v in store().meta(rid).items() if k in ("dataset", "train", "test", "model_label")}
+    return launch(token, load_train_corpus(rid), load_test_corpus(rid), config,
+                  {**meta, "config": config.to_dict(), "parent": owner})
