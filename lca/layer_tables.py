@@ -28,7 +28,7 @@ def _by_size(per_tag: Mapping[str, Sequence[int]]) -> list[str]:
 
 def tag_layer_table(per_tag: Mapping[str, Sequence[int]], layer_size: int, n_layers: int, pair: bool = False,
                     site: str = "hidden") -> dict:
-    """How many of each tag's salient neurons sit in each layer: the numbers of :func:`tag_layer_heatmap`.
+    """How many of each tag's salient neurons sit in each layer: the numbers of :func:`lca.viz.tag_layer_heatmap`.
 
     Returns
     -------
@@ -49,7 +49,7 @@ def tag_layer_table(per_tag: Mapping[str, Sequence[int]], layer_size: int, n_lay
 
 
 def tag_overlap_table(per_tag: Mapping[str, Sequence[int]]) -> dict:
-    """Tag × tag overlap of salient-neuron sets: the numbers of :func:`tag_overlap`.
+    """Tag × tag overlap of salient-neuron sets: the numbers of :func:`lca.viz.tag_overlap`.
 
     Returns
     -------

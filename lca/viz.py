@@ -1,8 +1,8 @@
 """Plotly figures of a run: the paper's charts and the neuron views, and the tables they draw.
 
 Every figure function returns a ``plotly.graph_objects.Figure`` and nothing else: no ``.show()``,
-no streamlit.  Where a figure computes from the run (the tag × layer counts, the tag overlaps), the numbers
-come from :mod:`lca.layer_tables`, which a page's CSV and captions read too.
+no streamlit.  The tag × layer and tag-overlap figures draw tables of :mod:`lca.layer_tables`, which a page's CSV and
+captions read too.
 Activations use one diverging scale, blue below zero, white at zero, red above
 (:data:`ACTIVATION_SCALE`), normalized per neuron to [-1, 1]; the exact value is in the hover text.
 """
@@ -14,7 +14,6 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .layer_tables import tag_layer_table, tag_overlap_table
 
 __all__ = ["ACTIVATION_SCALE", "token_heatmap", "neurons_heatmap", "grid_heatmap", "accuracy_curve",
            "ablation_bars", "training_curve", "lambda_tradeoff", "layer_bars", "tag_counts", "tag_layer_heatmap",
@@ -266,10 +265,8 @@ def tag_counts(per_tag: Mapping[str, Sequence[int]],
     return _layout(fig, title, height=360)
 
 
-def tag_layer_heatmap(per_tag: Mapping[str, Sequence[int]], layer_size: int, n_layers: int, pair: bool = False,
-                      title: str = "Where each tag's neurons sit: tag × layer", site: str = "hidden") -> go.Figure:
-    """Count of each tag's salient neurons in each layer (rows sorted by total; :func:`tag_layer_table`)."""
-    table = tag_layer_table(per_tag, layer_size, n_layers, pair, site)
+def tag_layer_heatmap(table: Mapping, title: str = "Where each tag's neurons sit: tag × layer") -> go.Figure:
+    """Count of each tag's salient neurons in each layer, from :func:`lca.layer_tables.tag_layer_table`."""
     tags = table["tags"]
     fig = go.Figure(go.Heatmap(z=table["counts"], x=table["layers"], y=tags, colorscale="Blues", texttemplate="%{z}",
                                hovertemplate="%{y}, layer %{x}: %{z} neurons<extra></extra>",
@@ -279,11 +276,9 @@ def tag_layer_heatmap(per_tag: Mapping[str, Sequence[int]], layer_size: int, n_l
     return _layout(fig, title, height=140 + 22 * len(tags))
 
 
-def tag_overlap(per_tag: Mapping[str, Sequence[int]],
-                title: str = "Shared salient neurons between tags (Jaccard index)") -> go.Figure:
-    """Tag × tag overlap of salient-neuron sets: colour = Jaccard index, hover = shared count
-    (:func:`tag_overlap_table`)."""
-    table = tag_overlap_table(per_tag)
+def tag_overlap(table: Mapping, title: str = "Shared salient neurons between tags (Jaccard index)") -> go.Figure:
+    """Tag × tag overlap of salient-neuron sets, from :func:`lca.layer_tables.tag_overlap_table`: colour =
+    Jaccard index, hover = shared count."""
     tags, shared = table["tags"], table["shared"]
     # the diagonal (1 by definition) is left blank so that the scale shows the overlaps
     jac = [[None if i == j else v for j, v in enumerate(row)] for i, row in enumerate(table["jaccard"])]

@@ -99,8 +99,7 @@ if sums is not None and sums.sum():
         reading = (f" Mean layer of a tag's neurons: lowest {show(mean_layer.head(few))}; highest "
                    f"{show(mean_layer.tail(few).iloc[::-1])}; all tags together {overall:.1f}.")
 st.markdown("How each tag's salient neurons spread over the layers." + reading)
-S.chart(viz.tag_layer_heatmap(per_tag, result.layer_size, L, result.pair, site=result.site), f"lca-{rid}-tag-layer",
-        key="tag_layer")
+S.chart(viz.tag_layer_heatmap(table), f"lca-{rid}-tag-layer", key="tag_layer")
 S.csv_button(tag_layer, f"lca-{rid}-tag-layer", key="tag_layer")
 
 # ---- overlap ----------------------------------------------------------------------------------------------
@@ -118,7 +117,7 @@ if pairs:
                f"the median pair's Jaccard is {float(np.median([p[0] for p in pairs])):.2f}, and {none:,} of the "
                f"{len(pairs):,} pairs share no neuron.")
 st.markdown("Colour: Jaccard index of two tags' neuron sets (shared ÷ either); hover for the number shared." + reading)
-S.chart(viz.tag_overlap(per_tag), f"lca-{rid}-overlap", key="overlap")
+S.chart(viz.tag_overlap(overlap), f"lca-{rid}-overlap", key="overlap")
 S.csv_button(pd.DataFrame(overlap["shared"], index=names, columns=names).reset_index(names="tag"),
              f"lca-{rid}-overlap", key="overlap")
 

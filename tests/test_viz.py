@@ -40,14 +40,14 @@ def test_tag_layer_and_overlap_tables_are_what_the_figures_draw():
     table = layer_tables.tag_layer_table(per_tag, 2, 5)
     assert table["tags"] == ["A", "B", "C"] and table["layers"] == ["0", "1", "2", "3", "4"]
     assert table["counts"] == [[2, 0, 1, 0, 0], [0, 0, 2, 0, 0], [0, 0, 0, 0, 1]]
-    fig = viz.tag_layer_heatmap(per_tag, 2, 5)
+    fig = viz.tag_layer_heatmap(layer_tables.tag_layer_table(per_tag, 2, 5))
     assert [list(r) for r in fig.data[0].z] == table["counts"] and list(fig.data[0].y) == table["tags"]
     pair = layer_tables.tag_layer_table({"A": [0, 10]}, 2, 5, pair=True)  # flat 10 is the dependent's layer 0
     assert pair["layers"][5] == "dep 0" and pair["counts"] == [[1, 0, 0, 0, 0, 1, 0, 0, 0, 0]]
     overlap = layer_tables.tag_overlap_table(per_tag)
     assert overlap["shared"] == [[3, 1, 0], [1, 2, 0], [0, 0, 1]]
     assert overlap["jaccard"][0][1] == pytest.approx(1 / 4) and overlap["jaccard"][0][0] == 1.0
-    fig = viz.tag_overlap(per_tag)
+    fig = viz.tag_overlap(layer_tables.tag_overlap_table(per_tag))
     assert fig.data[0].z[0][1] == pytest.approx(1 / 4) and fig.data[0].customdata[0][1] == 1
 
 
@@ -77,8 +77,8 @@ def test_run_figures_build(pair):
         viz.ablation_bars(r.oracle_accuracy, r.ablation, 0.2),
         viz.layer_bars(hist, r.n_layers, pair),
         viz.tag_counts(r.per_tag),
-        viz.tag_layer_heatmap(r.per_tag, r.layer_size, r.n_layers, pair),
-        viz.tag_overlap(r.per_tag),
+        viz.tag_layer_heatmap(layer_tables.tag_layer_table(r.per_tag, r.layer_size, r.n_layers, pair)),
+        viz.tag_overlap(layer_tables.tag_overlap_table(r.per_tag)),
         viz.tag_distribution_box({"A": np.array([1.0, 2.0]), "B": np.array([-1.0])}),
         viz.tag_weight_bars([0.5, -0.2], ["A", "B"]),
     ]
