@@ -86,19 +86,19 @@ def run_intervention(result, train: Corpus, test: Corpus, neurons=("top",), mode
     sets = dict(parse_neuron_set(spec, result) for spec in neurons)
     report = progress or (lambda stage, fraction: None)
     timings, start = {}, time.perf_counter()
-    cfg = result.config
+    cfg = result.run_config
     loaded = loaded or load_model(cfg)
     if (loaded.n_layers, loaded.layer_size) != (result.n_layers, result.layer_size):
         raise InputError(f"the run has {result.n_layers} layers × {result.layer_size} neurons but {loaded.name} has "
                          f"{loaded.n_layers} × {loaded.layer_size}: run the intervention with the run's model")
-    if cfg.get("layers") is not None:
+    if cfg.layers is not None:
         raise InputError("this run analysed only some layers; interventions need a run over every layer")
     clf = load_classifier(loaded) if classifier else None  # before the slow part: a missing data file fails fast
     timings["load"] = round(time.perf_counter() - start, 3)
     evaluation = sample_sentences(test, max_eval_sentences, seed) if max_eval_sentences else test
     start = time.perf_counter()
     report("clean", 0.0)
-    train_acts, _, _ = corpus_activations(loaded, train, cfg.get("aggregation", "last"), cache or ActivationCache())
+    train_acts, _, _ = corpus_activations(loaded, train, cfg.aggregation, cache or ActivationCache())
     means = mean_activations(train_acts) if mode == "mean" else None
     report("clean", 1.0)
     timings["clean"] = round(time.perf_counter() - start, 3)
@@ -108,7 +108,7 @@ def run_intervention(result, train: Corpus, test: Corpus, neurons=("top",), mode
     timings["flow"] = round(time.perf_counter() - start, 3)
     n_flow = 1 + len(sets) * (draws + 2) + 2 * len(flow.heatmap.get("tags", []))
     lm_out, n_lm = None, 0
-    head = load_lm_head(loaded, cfg.get("trust_remote_code", False)) if lm else None
+    head = load_lm_head(loaded, cfg.trust_remote_code) if lm else None
     if head is not None:
         start = time.perf_counter()
         map_tags = [t for t in flow.heatmap.get("tags", [])]

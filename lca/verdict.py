@@ -112,7 +112,7 @@ def verdict(result) -> Verdict:
     the top fraction, and top above random at 5 % and 10 % of the neurons too.  Weak: top
     above random, but not by that much.  Uninformative: top no better than random.
     """
-    M = float(result.config.get("top_fraction", 0.2))
+    M = float(result.run_config.top_fraction)
     top, rand = result.ablation["top"], result.ablation["random"]
     sd = float(result.ablation.get("random_sd", 0.0))
     draws = len(result.ablation_random_draws) or 1

@@ -63,10 +63,10 @@ def test_activations(rid: str) -> np.ndarray:
     cache = ActivationCache(keys.get("cache_dir") or None)
     acts = cache.get(keys["test"])
     if acts is None:
-        cfg = result.config
-        loaded = get_model(cfg.get("model"), cfg.get("device", "auto"), cfg.get("revision"))
+        cfg = result.run_config
+        loaded = get_model(cfg.model, cfg.device, cfg.revision)
         held = result.activation_keys.get("columns")  # --layers / --screen: the matrices hold only those neurons
-        acts, _, _ = corpus_activations(loaded, load_test_corpus(rid), cfg.get("aggregation", "last"), cache,
+        acts, _, _ = corpus_activations(loaded, load_test_corpus(rid), cfg.aggregation, cache,
                                         site=result.site, columns=None if held is None else np.asarray(held))
     return np.asarray(acts)
 

@@ -13,7 +13,7 @@ S.intro("Playground",
         "the neurons of Figures 3–5 on examples of your own.")
 
 rid, result = S.require_run()
-cfg = result.config
+cfg = result.run_config
 text = st.text_area("Sentence", "She was considering the biggest offers from three companies in Berlin .", key="pg_text")
 words = explore.tokenize(text)
 if not words:
@@ -23,7 +23,7 @@ st.caption("Words: " + " · ".join(words))
 
 try:
     with st.spinner("Encoding the sentence…"):
-        loaded = S.get_model(cfg.get("model"), cfg.get("device", "auto"), cfg.get("revision"))
+        loaded = S.get_model(cfg.model, cfg.device, cfg.revision)
 except InputError as err:
     st.error(f"The run's model cannot be loaded: {err}")
     st.stop()
@@ -37,7 +37,7 @@ elif result.weights is None:
     st.info("This run has no saved probe weights.")
 else:
     try:
-        preds = explore.predict_words(loaded, words, result.weights, list(result.tags), cfg.get("aggregation", "last"),
+        preds = explore.predict_words(loaded, words, result.weights, list(result.tags), cfg.aggregation,
                                       intercept=getattr(result, "intercept", None), site=result.site)
         frame = pd.DataFrame([{"word": p["word"], "predicted tag": p["tag"], "probability": round(p["probability"], 3)}
                               for p in preds])
@@ -63,7 +63,7 @@ if not neurons:
     st.info(f"No salient neuron for {tag} in this run.")
     st.stop()
 try:
-    values = explore.sentence_activations(loaded, words, neurons, cfg.get("aggregation", "last"), result.site)
+    values = explore.sentence_activations(loaded, words, neurons, cfg.aggregation, result.site)
     acts = S.test_activations(rid)
     scales = [explore.neuron_scale(acts, S.neuron_column(result, n, acts.shape[1])) for n in neurons]
 except (InputError, OSError, ValueError) as err:
