@@ -47,10 +47,10 @@ def _outcome(messages, work) -> None:
         messages.put(("failed", f"{type(err).__name__}: {err}"))
 
 
-def execute_run(messages, cancel, token: str | None, rid: str, train: Corpus, test: Corpus, config: RunConfig,
+def execute_run(messages, cancel, rid: str, train: Corpus, test: Corpus, config: RunConfig,
                 meta: dict | None = None, store_root: str | None = None, min_interval: float = 0.25) -> None:
-    """Run LCA and save it in the run store as ``rid`` (given to session ``token`` unless None: the
-    queue then gives it to every session that waited for it); ``("done", rid)``."""
+    """Run LCA and save it in the run store as ``rid`` (the queue's ``on_done`` then gives it to every
+    session that waited for it); ``("done", rid)``."""
     from .models import load_model
     from .pipeline import run_lca
     from .runs import RunStore
@@ -63,8 +63,6 @@ def execute_run(messages, cancel, token: str | None, rid: str, train: Corpus, te
         result = run_lca(train, test, config, loaded=loaded, progress=progress)
         store = RunStore(store_root)
         store.save(rid, result, test, meta, train=train)
-        if token is not None:
-            store.claim(token, rid)
         return rid
 
     _outcome(messages, work)

@@ -97,7 +97,7 @@ def start_job(token: str, train: Corpus, test: Corpus, config: RunConfig, meta: 
         for watcher in job.watchers:
             runs.claim(watcher, job.key)
 
-    job = JOBS.submit(token, rid, "run", execute_run, (None, rid, train, test, config, meta, root),
+    job = JOBS.submit(token, rid, "run", execute_run, (rid, train, test, config, meta, root),
                       memory=_run_memory(config, train, test), info={"config": config, "meta": meta},
                       on_done=give_to_watchers)
     return SessionJob(token, job)
