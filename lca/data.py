@@ -78,12 +78,15 @@ class Corpus:
         return sum(len(s) for s in self.sentences)
 
     def content_hash(self) -> str:
-        """SHA-256 of the words alone: what the activations depend on."""
-        digest = hashlib.sha256()
-        for sentence in self.sentences:
-            digest.update("\x1f".join(sentence).encode("utf-8"))
-            digest.update(b"\x1e")
-        return digest.hexdigest()
+        """SHA-256 of the words alone: what the activations depend on.  Computed once per corpus (it is
+        immutable): run ids, cache keys and a sweep's planning ask for it many times."""
+        if "_content_hash" not in self.__dict__:
+            digest = hashlib.sha256()
+            for sentence in self.sentences:
+                digest.update("\x1f".join(sentence).encode("utf-8"))
+                digest.update(b"\x1e")
+            object.__setattr__(self, "_content_hash", digest.hexdigest())
+        return self.__dict__["_content_hash"]
 
     def subset(self, indices: Sequence[int]) -> "Corpus":
         """The sentences at ``indices``, in that order, with their columns and heads."""

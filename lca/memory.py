@@ -33,8 +33,8 @@ from ._validation import InputError, check_choice
 from .probe_blocks import PROGRAM_WEIGHTS as _PROGRAM  # weights one program of probes holds
 from .sites import SITES, SiteLayout
 
-__all__ = ["ModelShape", "MemoryPlan", "shape_of_config", "shape_of_loaded", "plan_run", "check_plan", "preflight",
-           "available_memory"]
+__all__ = ["ModelShape", "MemoryPlan", "shape_of_config", "shape_of_loaded", "shape_of_model", "plan_run", "check_plan",
+           "preflight", "available_memory"]
 
 _GB = 1e9
 _EVAL_ROWS = 8192  # Features.column_means' chunk (the zero-out curve's is 4,096)
@@ -196,7 +196,7 @@ def _existing(path: Path) -> Path:
     return path
 
 
-def _shape_of_model(config) -> ModelShape | None:
+def shape_of_model(config) -> ModelShape | None:
     """The shape of the model a run config names, from its config file alone; None if it cannot be read
     (loading it will then fail with a readable error)."""
     from transformers import AutoConfig
@@ -222,7 +222,7 @@ def preflight(config, loaded, n_words: int, n_tags: int, pair: bool, cache_dir) 
 
     from .models import pick_device
 
-    shape = shape_of_loaded(loaded) if loaded is not None else _shape_of_model(config)
+    shape = shape_of_loaded(loaded) if loaded is not None else shape_of_model(config)
     if shape is None:
         return None
     gpu = (loaded.device if loaded is not None else pick_device(config.device)).type == "cuda"

@@ -73,9 +73,9 @@ def job_for(token: str, kind: str = "run") -> SessionJob | None:
 
 def _run_memory(config: RunConfig, train: Corpus, test: Corpus) -> int:
     """Resident bytes the run's process is expected to need (the queue's memory admission)."""
-    from lca.memory import _shape_of_model, plan_run
+    from lca.memory import shape_of_model, plan_run
 
-    shape = _shape_of_model(config)
+    shape = shape_of_model(config)
     if shape is None:
         return BASE_PROCESS_BYTES
     tags = len({t for column in train.columns.values() for s in column for t in s}) or 50
