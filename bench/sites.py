@@ -39,7 +39,6 @@ DATA = ROOT.parent / "shared" / "data" / "ud_english_ewt"
 MODELS = Path(tempfile.gettempdir()) / "lca-bench-models"
 
 
-
 def _shapes() -> dict[str, ModelShape]:
     """GPT-2 small, Llama-3.2-1B and Llama-3-8B (without the LM head), parameters counted on the meta device."""
     import transformers as tf
@@ -52,7 +51,7 @@ def _shapes() -> dict[str, ModelShape]:
                                                          num_hidden_layers=32, **llama))}
 
 
-def _tokenizer(folder: Path):
+def _tokenizer():
     """A GPT-2-style byte-level BPE trained on EWT train (no real GPT-2 tokenizer offline)."""
     import transformers as tf
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -77,7 +76,7 @@ def build(name: str) -> Path:
     if (folder / "config.json").is_file():
         return folder
     torch.manual_seed(0)
-    tok = _tokenizer(folder)
+    tok = _tokenizer()
     if name == "gpt2-small":
         model = tf.GPT2Model(tf.GPT2Config(vocab_size=50257, n_layer=12, n_head=12, n_embd=768, n_positions=1024))
     else:  # wide-llama: D_mlp = 16 × 8,192 = 131,072
@@ -161,7 +160,6 @@ def screen(args) -> dict:
 
 def run(args) -> dict:
     """The whole pipeline on the GPT-2-small shape, unscreened: the memory model's probe term against a measurement."""
-    from lca.memory import shape_of_config
     from transformers import AutoConfig
 
     folder = build("gpt2-small")

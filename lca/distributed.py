@@ -35,6 +35,7 @@ from .cache import ActivationCache
 from .data import Corpus
 from .extract import LoadedModel
 from .pipeline import corpus_key
+from .sites import site_layout
 
 __all__ = ["plan_batches", "shard_bounds", "extract_shard", "verify_shards", "extract_distributed"]
 
@@ -149,8 +150,6 @@ def extract_distributed(loaded: LoadedModel, corpus: Corpus, aggregation: str, c
         verify_shards(str(out.filename), map_shards(jobs), corpus.n_words)
 
     meta = {**meta, "workers": n_workers}
-    from .sites import site_layout
-
     width = site_layout(loaded, site).n_neurons
     # Under the cache's per-key lock: a sweep and an `lca run` (or two sweeps) extract a key once.
     array, hit = cache.get_or_compute(key, (corpus.n_words, width), fill, meta)

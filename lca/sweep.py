@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._validation import InputError
@@ -97,7 +97,7 @@ def _key_candidates(config: RunConfig, corpus, facts: dict) -> set[str]:
     from .cache import activation_key
 
     computes = {"cpu": ("float32",), "cuda": ("float16",)}.get(config.device, ("float32", "float16"))
-    site = getattr(config, "site", "hidden")
+    site = config.site
     return {activation_key(facts["identity"], corpus.content_hash(), config.aggregation, compute=c, site=site)
             for c in computes}
 
@@ -214,9 +214,8 @@ def _submit_and_wait(spec, todo, cache_dir, rows, status, labels, out, show, sta
 
     present = {e["key"] for e in ActivationCache(cache_dir).entries() if e.get("present")}
     corpus_refs, extract_refs, pending = {}, {}, {}
-    names = {f.name for f in fields(RunConfig)}
     for run, rid, train, test, facts in todo:
-        unit = tuple((f, getattr(run.config, f)) for f in _EXTRACT_FIELDS if f in names)
+        unit = tuple((f, getattr(run.config, f)) for f in _EXTRACT_FIELDS)
         config = run.config.to_dict()
         deps = []
         for corpus in (train, test):

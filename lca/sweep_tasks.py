@@ -27,8 +27,8 @@ def run_memory_bytes(config: RunConfig, shape, n_words: int, n_tags: int, gpu: b
 
     if shape is None:
         return _RUNTIME_BYTES + _UNKNOWN_BYTES
-    plan = plan_run(shape, getattr(config, "site", "hidden"), n_words, n_tags, config.layers,
-                    getattr(config, "screen", None), config.task == "dep-pair", gpu)
+    plan = plan_run(shape, config.site, n_words, n_tags, config.layers,
+                    config.screen, config.task == "dep-pair", gpu)
     return _RUNTIME_BYTES + plan.ram_bytes
 
 
