@@ -75,11 +75,12 @@ def shape_of_config(config) -> ModelShape:
     """A model's shape from its Hugging Face config, its parameters counted on the meta device (no memory)."""
     from transformers import AutoModel
 
+    from .models import config_dims
+
     with torch.device("meta"):
         model = AutoModel.from_config(config)
-    hidden = getattr(config, "hidden_size", None) or getattr(config, "d_model", None) or config.n_embd
-    n_blocks = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", None)
-    return ModelShape(sum(p.numel() for p in model.parameters()), int(n_blocks), int(hidden), _width(config, hidden))
+    n_blocks, hidden = config_dims(config)
+    return ModelShape(sum(p.numel() for p in model.parameters()), n_blocks, hidden, _width(config, hidden))
 
 
 def shape_of_loaded(loaded) -> ModelShape:

