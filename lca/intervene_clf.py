@@ -19,7 +19,7 @@ import torch
 
 from ._validation import InputError
 from .ablate import mean_sd
-from .models import DEFAULT_MODEL, LoadedModel, bundled_model_path, with_pad_token
+from .models import LoadedModel, with_pad_token
 from .intervene import matched_bottom, matched_random, silence
 
 __all__ = ["Classifier", "load_classifier", "classifier_predictions", "classifier_effects"]
@@ -49,16 +49,16 @@ def load_classifier(loaded: LoadedModel, data_dir=None) -> Classifier | None:
     Raises :class:`InputError` when the folder is a fine-tuned classifier but its held-out
     sentences cannot be read again.
     """
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from .finetune import MODEL_INFO, load_sentences
 
-    path = Path(str(bundled_model_path()) if loaded.path == DEFAULT_MODEL else loaded.path)
+    path = Path(loaded.path)  # resolved by load_model (the bundled folder for the default model)
     info_file = path / MODEL_INFO
     if not info_file.is_file():
         return None
     info = json.loads(info_file.read_text())
-    archs = " ".join(AutoConfig.from_pretrained(path).architectures or [])
+    archs = " ".join(loaded.model.config.architectures or [])  # as config.json names them
     if info.get("kind") != "finetuned" or "ForSequenceClassification" not in archs:
         return None  # a random control, or a folder saved before the head was kept
     if not info.get("dev_indices"):

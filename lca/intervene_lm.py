@@ -23,7 +23,7 @@ import torch
 from ._validation import InputError
 from .ablate import mean_sd
 from .blocks import layer_sites
-from .extract import DEFAULT_MODEL, LoadedModel, bundled_model_path
+from .extract import LoadedModel
 from .intervene import matched_bottom, matched_random, silence
 
 __all__ = ["MASK_EVERY", "load_lm_head", "head_sites", "lm_word_scores", "lm_effects", "typed_predictions"]
@@ -37,11 +37,11 @@ def load_lm_head(loaded: LoadedModel, trust_remote_code: bool = False):
     The head model shares nothing with ``loaded.model``; its layer sites come from its own
     base model (:func:`head_sites`).
     """
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
 
-    path = str(bundled_model_path()) if loaded.path == DEFAULT_MODEL else loaded.path
+    path = loaded.path  # resolved by load_model (the bundled folder for the default model)
     kwargs = dict(revision=loaded.revision, trust_remote_code=trust_remote_code)
-    archs = " ".join(AutoConfig.from_pretrained(path, **kwargs).architectures or [])
+    archs = " ".join(loaded.model.config.architectures or [])  # as config.json names them
     if "MaskedLM" in archs or "ForPreTraining" in archs:
         kind, auto = "masked", AutoModelForMaskedLM
     elif "CausalLM" in archs or "LMHead" in archs:

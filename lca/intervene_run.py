@@ -111,7 +111,7 @@ def run_intervention(result, train: Corpus, test: Corpus, neurons=("top",), mode
     head = load_lm_head(loaded, cfg.trust_remote_code) if lm else None
     if head is not None:
         start = time.perf_counter()
-        map_tags = [t for t in flow.heatmap.get("tags", [])]
+        map_tags = list(flow.heatmap.get("tags", []))
         lm_out = lm_effects(loaded, head, result, evaluation, sets, mode, means, draws, map_tags, seed,
                             progress=lambda done, total: report("lm", done / total))
         n_lm = 1 + len(sets) * (draws + 2) + 2 * len(map_tags)
@@ -200,18 +200,15 @@ def command(args) -> int:
     """Handle ``python -m lca intervene``: print the comparison and write ``intervention.json``."""
     import dataclasses
 
-    from .models import load_model
     from .result import load_result
 
     run_dir = Path(args.run_dir)
     result = load_result(run_dir)
     train, test = _run_corpora(run_dir, args, result)
-    cfg = result.config
-    loaded = load_model({**cfg, "model": args.model or cfg.get("model")})
     if args.model:
-        result = dataclasses.replace(result, config={**cfg, "model": args.model})
+        result = dataclasses.replace(result, config={**result.config, "model": args.model})
     out = run_intervention(result, train, test, args.neurons or ["top"], args.mode, args.read_layer, args.draws,
-                           args.heatmap_tags, args.min_steps, not args.no_lm, args.max_eval_sentences, loaded,
+                           args.heatmap_tags, args.min_steps, not args.no_lm, args.max_eval_sentences, None,
                            progress=_bars(), seed=args.seed, classifier=not args.no_classifier)
     for line in summary_lines(out):
         print(line)

@@ -18,7 +18,7 @@ S.intro("Causal check",
         "question the paper leaves (Section 6): whether the model itself uses the salient neurons.")
 
 rid, result = S.require_run()
-cfg = result.config
+cfg = result.run_config
 if result.pair or getattr(result, "site", "hidden") != "hidden" or getattr(result, "screen", None):
     st.info("Interventions need a word-level task over every layer output (not a pair task, MLP site or screened run).")
     st.stop()
@@ -56,21 +56,21 @@ st.caption(f"{set_name}: {len(neurons)} neurons, {len(below)} of them below the 
 # cached here: the page's own computations (models and run data come from lca_app)
 @st.cache_data(show_spinner=False, max_entries=4)
 def _probe_and_means(rid: str, layer: int):
-    loaded = S.get_model(cfg.get("model"), cfg.get("device", "auto"), cfg.get("revision"))
+    loaded = S.get_model(cfg.model, cfg.device, cfg.revision)
     train = S.load_train_corpus(rid)
-    acts, _, _ = corpus_activations(loaded, train, cfg.get("aggregation", "last"))
-    steps = min(2000, result.config.get("min_steps") or 2000)  # an interactive probe: at most 2000 steps
+    acts, _, _ = corpus_activations(loaded, train, cfg.aggregation)
+    steps = min(2000, cfg.min_steps or 2000)  # an interactive probe: at most 2000 steps
     return clean_layer_probe(acts, train, result, layer, steps, loaded.device), intervene.mean_activations(acts)
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _head(rid: str):
-    return load_lm_head(S.get_model(cfg.get("model"), cfg.get("device", "auto"), cfg.get("revision")))
+    return load_lm_head(S.get_model(cfg.model, cfg.device, cfg.revision))
 
 
 try:
     with st.spinner("Loading the model and training a probe on the clean top layer…"):
-        loaded = S.get_model(cfg.get("model"), cfg.get("device", "auto"), cfg.get("revision"))
+        loaded = S.get_model(cfg.model, cfg.device, cfg.revision)
         probe, means = _probe_and_means(rid, read_layer)
         head = _head(rid)
 except (InputError, OSError, ValueError) as err:
@@ -85,7 +85,7 @@ words = explore.tokenize(text)
 if words:
     try:
         rows = typed_tags(loaded, words, probe, list(result.tags), neurons, read_layer, values,
-                          cfg.get("aggregation", "last"))
+                          cfg.aggregation)
         frame = pd.DataFrame(rows).rename(columns={"clean": f"tag at layer {read_layer}, clean",
                                                    "silenced": f"tag at layer {read_layer}, silenced"})
         if head is not None:
@@ -118,7 +118,7 @@ if st.button("Measure on the corpus", key="iv_run", type="primary"):
     bar = st.progress(0.0, text="Silencing…")
     try:
         flow = information_flow(loaded, result, S.load_train_corpus(rid), evaluation,
-                                corpus_activations(loaded, S.load_train_corpus(rid), cfg.get("aggregation", "last"))[0],
+                                corpus_activations(loaded, S.load_train_corpus(rid), cfg.aggregation)[0],
                                 {set_name: neurons}, mode, means, read_layer, int(draws), int(heat), seed=0,
                                 progress=lambda stage, f: bar.progress(min(1.0, f), text=f"{stage}…"))
         state["iv_result"] = (key, flow.to_dict())

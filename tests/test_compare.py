@@ -11,7 +11,7 @@ import pytest
 from lca import compare_viz
 from lca._validation import InputError
 from lca.cli import main
-from lca.compare import compare_results, compare_runs, jaccard, mean_layer, tag_overlap_matrix
+from lca.compare import compare_results, jaccard, mean_layer, tag_overlap_matrix
 from lca.parallel import parallel_corpora
 from lca.result import LCAResult, save_result
 
@@ -119,7 +119,7 @@ def test_compare_command_errors_are_one_line(tmp_path, capsys):
 def test_parallel_pud_splits_are_aligned(shared_data, monkeypatch):
     monkeypatch.setenv("LCA_DATA_DIR", str(shared_data))
     out = parallel_corpora(["ud-pud-en", "ud-pud-de"])
-    (en_train, en_test), (de_train, de_test) = out["ud-pud-en"], out["ud-pud-de"]
+    (en_train, en_test), (_, de_test) = out["ud-pud-en"], out["ud-pud-de"]
     assert len(en_test.sentences) == len(de_test.sentences) == 200 and len(en_train.sentences) == 800
     assert "upos" in en_test.columns and "upos" in de_test.columns
     with pytest.raises(InputError, match="at least 2"):
