@@ -33,32 +33,15 @@ import numpy as np
 from ._validation import InputError
 from .cache import ActivationCache
 from .data import Corpus
-from .extract import LoadedModel
+from .extract import LoadedModel, plan_extraction, run_batch
 from .pipeline import corpus_key
 from .sites import site_layout
 
-__all__ = ["plan_batches", "shard_bounds", "extract_shard", "verify_shards", "extract_distributed"]
+__all__ = ["shard_bounds", "extract_shard", "verify_shards", "extract_distributed"]
 
 # Runs shard jobs ``(sentences, aggregation, path, shard, n_shards, site)`` and returns what each
 # extract_shard(loaded, *job) returned: Ray tasks in a sweep, a plain loop in a test.
 MapShards = Callable[[list], list]
-
-
-def plan_batches(loaded: LoadedModel, sentences: Sequence[Sequence[str]], site: str = "hidden") -> tuple[list, dict]:
-    """``(batches, layer_units)``: the padded batches :func:`lca.extract.iter_activations` runs, in its order.
-
-    It mirrors that function's plan (units, budget, batches) through extract's private helpers:
-    sharing the plan is what keeps the bits equal, and tests/test_distributed.py fails if they part.
-    """
-    from .extract import _BATCH_VALUES, _batches, _layer_units, _units
-    from .sites import site_layout
-
-    layout = site_layout(loaded, site)
-    offsets = np.concatenate([[0], np.cumsum([len(s) for s in sentences])])
-    cuda = loaded.device.type == "cuda"
-    budget = min(32_768 if cuda else 1_024, max(16, _BATCH_VALUES["cuda" if cuda else "cpu"] // layout.n_neurons))
-    units = _units(loaded.tokenizer, sentences, offsets, loaded.max_tokens, loaded.word_prefix)
-    return list(_batches(units, budget)), _layer_units(None, layout.n_layers, layout.layer_size)
 
 
 def shard_bounds(costs: Sequence[float], n_shards: int) -> list[tuple[int, int]]:
@@ -104,15 +87,14 @@ def extract_shard(loaded: LoadedModel, sentences: Sequence[Sequence[str]], aggre
     """Run shard ``shard`` of ``n_shards`` into the ``.npy`` file at ``path``: ``{shard, rows, digest}``."""
     import torch
 
-    from .extract import _run_batch
-
-    batches, layer_units = plan_batches(loaded, sentences, site)
+    batches, layer_units = plan_extraction(loaded, sentences, site)
+    batches = list(batches)
     start, end = shard_bounds([_cost(b) for b in batches], n_shards)[shard]
     offset = np.load(path, mmap_mode="r").offset  # where the rows start, after the .npy header
     written = []
     with open(path, "r+b") as handle:
         for batch in batches[start:end]:
-            rows, values = _run_batch(loaded, batch, aggregation, site, layer_units)
+            rows, values = run_batch(loaded, batch, aggregation, site, layer_units)
             rows = np.asarray(rows, dtype=np.int64)
             _write_rows(handle, offset, rows, values.to(torch.float16).numpy())  # as extract_activations stores them
             written.append(rows)

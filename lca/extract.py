@@ -23,7 +23,7 @@ from .models import DEFAULT_MODEL, LoadedModel, bundled_model_path, load_model, 
 from .sites import SITES, mlp_modules, on_mlp_inputs, site_layout, stop_early
 
 __all__ = ["AGGREGATIONS", "DEFAULT_MODEL", "LoadedModel", "load_model", "extract_activations", "iter_activations",
-           "pick_device", "bundled_model_path"]
+           "plan_extraction", "run_batch", "pick_device", "bundled_model_path"]
 
 AGGREGATIONS = ("first", "last", "average")
 # Values one batch of word activations may hold (float32): tokens per batch shrink as D grows, so a
@@ -126,7 +126,7 @@ def _layer_units(columns: np.ndarray | None, n_layers: int, layer_size: int) -> 
 
 
 @torch.inference_mode()
-def _run_batch(loaded: LoadedModel, batch: list[_Unit], aggregation: str, site: str,
+def run_batch(loaded: LoadedModel, batch: list[_Unit], aggregation: str, site: str,
                layer_units: dict) -> tuple[np.ndarray, torch.Tensor]:
     """``(rows, values)``: the corpus rows this batch owns and their ``(n, n_columns)`` float32 activations."""
     tok = loaded.tokenizer
@@ -198,6 +198,16 @@ def iter_activations(loaded: LoadedModel, sentences: Sequence[Sequence[str]], ag
     Each word is yielded once; batches come in order of length, not corpus order.
     """
     check_choice("aggregation", aggregation, AGGREGATIONS)
+    batches, layer_units = plan_extraction(loaded, sentences, site, columns, max_batch_tokens)
+    for batch in batches:
+        yield run_batch(loaded, batch, aggregation, site, layer_units)
+
+
+def plan_extraction(loaded: LoadedModel, sentences: Sequence[Sequence[str]], site: str = "hidden",
+                    columns: Sequence[int] | None = None, max_batch_tokens: int | None = None):
+    """``(batches, layer_units)``: the padded batches :func:`iter_activations` runs, in its order (lazily),
+    and the neurons read at each layer.  Distributed extraction (:mod:`lca.distributed`) shards this plan,
+    which keeps its array bit for bit the one worker's."""
     check_choice("site", site, SITES)
     if not sentences or any(len(s) == 0 for s in sentences):
         raise InputError("sentences must be a non-empty list of non-empty word lists")
@@ -212,8 +222,7 @@ def iter_activations(loaded: LoadedModel, sentences: Sequence[Sequence[str]], ag
     budget = max_batch_tokens or min(32_768 if cuda else 1_024,
                                      max(16, _BATCH_VALUES["cuda" if cuda else "cpu"] // width))
     units = _units(loaded.tokenizer, sentences, offsets, loaded.max_tokens, loaded.word_prefix)
-    for batch in _batches(units, budget):
-        yield _run_batch(loaded, batch, aggregation, site, layer_units)
+    return _batches(units, budget), layer_units
 
 
 def extract_activations(loaded: LoadedModel, sentences: Sequence[Sequence[str]], aggregation: str = "last",

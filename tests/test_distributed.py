@@ -7,7 +7,8 @@ import ray_helpers
 
 from lca._validation import InputError
 from lca.cache import ActivationCache
-from lca.distributed import extract_distributed, extract_shard, plan_batches, shard_bounds, verify_shards
+from lca.distributed import extract_distributed, extract_shard, shard_bounds, verify_shards
+from lca.extract import plan_extraction
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def test_two_ray_workers_write_the_single_worker_array_bit_for_bit(model_and_cor
     from lca.pipeline import corpus_activations
 
     loaded, corpus = model_and_corpus
-    assert len(plan_batches(loaded, corpus.sentences)[0]) >= 2  # both workers get batches
+    assert len(list(plan_extraction(loaded, corpus.sentences)[0])) >= 2  # both workers get batches
     single, key, hit = corpus_activations(loaded, corpus, "last", ActivationCache(tmp_path / "one"))
     assert not hit
 
