@@ -140,12 +140,12 @@ def lm_word_scores(loaded: LoadedModel, head_model, kind: str, sentences: Sequen
                 picked = _scored_logits(head_model, ids_t, mask_t, k, torch.from_numpy(b), torch.from_numpy(t))
                 gold = torch.from_numpy(target[b, t]).to(loaded.device)
                 ce = torch.nn.functional.cross_entropy(picked.transpose(1, 2), gold.expand(k, -1), reduction="none")
-                miss = (picked.argmax(-1) != gold).cpu().numpy()
+                miss, ce, words = (picked.argmax(-1) != gold).cpu().numpy(), ce.cpu().numpy(), rows[b, t]
                 for c in range(k):
-                    np.add.at(loss_sum[start + c], rows[b, t], ce[c].cpu().numpy())
-                    np.add.at(wrong[start + c], rows[b, t], miss[c])
+                    np.add.at(loss_sum[start + c], words, ce[c])
+                    np.add.at(wrong[start + c], words, miss[c])
                 if start == 0:  # the same tokens are scored under every condition
-                    np.add.at(n_tok, rows[b, t], 1)
+                    np.add.at(n_tok, words, 1)
                 if progress is not None:
                     progress(start * len(order) + i * k, K * len(order))
     counts = np.where(n_tok > 0, n_tok, np.nan)
