@@ -170,9 +170,11 @@ def lm_effects(loaded: LoadedModel, head, result, test, sets: dict, mode: str = 
 
     model, kind = head
     S, L = result.layer_size, result.n_layers
-    labels = np.asarray(task_examples(test, result.task).labels)
-    if len(labels) != test.n_words:
+    ex = task_examples(test, result.task)
+    if ex.rows.ndim == 2:
         raise InputError(f"task {result.task!r} does not label single words; the LM check needs a word-level task")
+    labels = np.full(test.n_words, "", dtype=object)
+    labels[ex.rows] = ex.labels  # a word without a label (``_``) counts in the totals, in no tag
     conditions, plan = [np.zeros(0, np.int64)], []
     for name, neurons in sets.items():
         chosen = np.sort(np.asarray(neurons, dtype=np.int64))

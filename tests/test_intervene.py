@@ -229,6 +229,26 @@ def test_lm_effects_per_tag(head_models, tiny_run):
     json.dumps(out)
 
 
+def test_lm_effects_on_a_partly_annotated_corpus(head_models, tiny_run):
+    """Words labelled ``_`` are left out of the task's examples; the LM check still scores them, in no tag
+    (it refused such corpora as "not word-level" when it compared the label count with the word count)."""
+    import dataclasses
+
+    from lca.intervene_lm import lm_effects, load_lm_head
+
+    loaded, result = head_models["bert"], tiny_run[2]
+    test = app_corpus(6, seed=3)
+    column = test.columns[result.task]
+    blanked = dataclasses.replace(test, columns={**test.columns, result.task: (("_",) + column[0][1:],) + column[1:]})
+    head, sets = load_lm_head(loaded), {"minimal": result.minimal["neurons"]}
+    full = lm_effects(loaded, head, result, test, sets, draws=1)
+    with pytest.warns(UserWarning, match="no xpos annotation"):
+        part = lm_effects(loaded, head, result, blanked, sets, draws=1)
+    assert part["clean"]["loss"] == full["clean"]["loss"]  # the same words are scored
+    counts = lambda out: sum(v["n"] for v in out["clean"]["per_tag"].values())  # noqa: E731
+    assert counts(part) <= counts(full) and set(part["clean"]["per_tag"]) <= set(full["clean"]["per_tag"])
+
+
 # ---- command line ------------------------------------------------------------------------------------------
 
 def test_cli_writes_intervention_json(tiny_run, app_cache, capsys):
