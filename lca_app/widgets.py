@@ -66,11 +66,13 @@ def file_digest(data: bytes) -> str:
 
 
 def literal_md(text: str) -> str:
-    """Text shown literally in markdown (typed words; tags such as ``$``, ``|`` or backticks of the PTB set)."""
+    """Typed text shown literally in markdown (also ``1.``, ``-`` or ``+`` that would start a list)."""
     return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~$])", r"\\\1", text)
 
 
 def tag_md(tag: str) -> str:
-    """A tag as literal markdown; a punctuation tag quoted, to be seen."""
-    return literal_md(tag) if re.search(r"[A-Za-z0-9]", tag) else f"“{literal_md(tag)}”"
+    """A tag as literal markdown (``$``, ``|``, backticks and the like are tags of the PTB set); a punctuation
+    tag quoted, to be seen.  Inline, so only what would format is escaped."""
+    text = re.sub(r"([\\`*_\[\]#|$~<>])", r"\\\1", tag)
+    return text if re.search(r"[A-Za-z0-9]", tag) else f"“{text}”"
 
