@@ -56,7 +56,7 @@ def main() -> None:
             S.freeze_imported_objects()
 
 
-# A job process (lca.jobs, spawned) first re-runs its parent's main script under the name
+# A job process (lca.scale.jobs, spawned) first re-runs its parent's main script under the name
 # "__mp_main__", and inside Streamlit that script is app.py: drawing the app there cost every run
 # seconds and ~44 "missing ScriptRunContext" warnings in the server's log.
 if __name__ != "__mp_main__":

@@ -4,7 +4,7 @@
                              [--long | --only-long]
     python bench/fidelity.py --markdown A.json B.json ...   # the tables of docs/fidelity.md from saved runs
 
-Runs the real pipeline (:func:`lca.pipeline.run_lca`) with the bundled model and prints one row
+Runs the real pipeline (:func:`lca.runs.pipeline.run_lca`) with the bundled model and prints one row
 per run as it is measured: training words, the training settings, the oracle's optimizer steps,
 the λs, oracle and unregularized test accuracy, zero-out "top − mean random" at 1, 5, 10 and
 20 % of the neurons (± the sd of the random draws), bottom at 20 %, weight magnitude at 5 and
@@ -48,17 +48,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lca.ablate import kept_accuracy  # noqa: E402
-from lca.cache import ActivationCache  # noqa: E402
-from lca.data import read_conllu, task_examples  # noqa: E402
-from lca.datasets import sample_sentences, train_test  # noqa: E402
-from lca.extract import load_model  # noqa: E402
-from lca.features import Features  # noqa: E402
-from lca.pipeline import corpus_activations, run_lca  # noqa: E402
-from lca.probe import ProbeWeights  # noqa: E402
-from lca.probe import train_probes  # noqa: E402
-from lca.rank import entry_steps, lca_ranking, random_rankings, top_columns, weight_magnitude_ranking  # noqa: E402
-from lca.result import TRAINING, RunConfig  # noqa: E402
+from lca.method.ablate import kept_accuracy  # noqa: E402
+from lca.store.cache import ActivationCache  # noqa: E402
+from lca.data.corpus import read_conllu, task_examples  # noqa: E402
+from lca.data.datasets import sample_sentences, train_test  # noqa: E402
+from lca.models.extract import load_model  # noqa: E402
+from lca.method.features import Features  # noqa: E402
+from lca.runs.pipeline import corpus_activations, run_lca  # noqa: E402
+from lca.method.probe import ProbeWeights  # noqa: E402
+from lca.method.probe import train_probes  # noqa: E402
+from lca.method.rank import entry_steps, lca_ranking, random_rankings, top_columns, weight_magnitude_ranking  # noqa: E402
+from lca.runs.result import TRAINING, RunConfig  # noqa: E402
 
 SECTIONS = "ABCDEF"
 FRACTIONS = (0.01, 0.05, 0.1, 0.2)

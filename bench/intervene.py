@@ -29,8 +29,8 @@ def mlm_head(out: str, n_sentences: int, steps: int, data_dir: str, seed: int = 
     import torch
     from transformers import AutoTokenizer, BertForMaskedLM
 
-    from lca.datasets import load_dataset, sample_sentences
-    from lca.extract import bundled_model_path
+    from lca.data.datasets import load_dataset, sample_sentences
+    from lca.models.extract import bundled_model_path
 
     torch.manual_seed(seed)
     path = bundled_model_path()
@@ -75,7 +75,8 @@ def mlm_head(out: str, n_sentences: int, steps: int, data_dir: str, seed: int = 
 
 
 def report(run_dirs: list[str], html: str | None) -> None:
-    from lca import intervene_viz, viz
+    from lca.causal import viz as intervene_viz
+    from lca.report import viz
 
     for run_dir in run_dirs:
         data = json.loads(Path(run_dir, "intervention.json").read_text())

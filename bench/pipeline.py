@@ -30,13 +30,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lca.cache import ActivationCache  # noqa: E402
-from lca.data import read_conllu, task_examples  # noqa: E402
-from lca.extract import extract_activations, load_model  # noqa: E402
-from lca.features import Features  # noqa: E402
-from lca.pipeline import corpus_activations, run_lca  # noqa: E402
-from lca.probe import train_probes  # noqa: E402
-from lca.result import RunConfig  # noqa: E402
+from lca.store.cache import ActivationCache  # noqa: E402
+from lca.data.corpus import read_conllu, task_examples  # noqa: E402
+from lca.models.extract import extract_activations, load_model  # noqa: E402
+from lca.method.features import Features  # noqa: E402
+from lca.runs.pipeline import corpus_activations, run_lca  # noqa: E402
+from lca.method.probe import train_probes  # noqa: E402
+from lca.runs.result import RunConfig  # noqa: E402
 
 
 class _Rows(list):

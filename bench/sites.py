@@ -27,13 +27,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lca.cache import ActivationCache  # noqa: E402
-from lca.data import read_conllu  # noqa: E402
-from lca.extract import load_model  # noqa: E402
-from lca.memory import ModelShape, check_plan, plan_run, shape_of_config  # noqa: E402
-from lca.pipeline import corpus_activations, run_lca  # noqa: E402
-from lca.result import RunConfig  # noqa: E402
-from lca.sites import site_layout  # noqa: E402
+from lca.store.cache import ActivationCache  # noqa: E402
+from lca.data.corpus import read_conllu  # noqa: E402
+from lca.models.extract import load_model  # noqa: E402
+from lca.runs.memory import ModelShape, check_plan, plan_run, shape_of_config  # noqa: E402
+from lca.runs.pipeline import corpus_activations, run_lca  # noqa: E402
+from lca.runs.result import RunConfig  # noqa: E402
+from lca.models.sites import site_layout  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "ud_english_ewt"
 MODELS = Path(tempfile.gettempdir()) / "lca-bench-models"
@@ -111,7 +111,7 @@ def _sample_anon() -> None:
 
 
 def _slice(corpus, n):
-    from lca.data import Corpus
+    from lca.data.corpus import Corpus
 
     if not n:
         return corpus

@@ -10,7 +10,7 @@ activation cache is filled first, so both sides time the runs, not the extractio
   thread as each Ray task is (Ray sets OMP_NUM_THREADS to a task's CPUs; on a shared machine
   torch's default, a thread per core, took 200 s for the 8 runs in one repeat here, where one
   thread runs one in about 4 s);
-* Ray: :func:`lca.sweep.run_sweep` into a fresh folder on a local Ray of ``--num-cpus`` CPUs
+* Ray: :func:`lca.scale.sweep.run_sweep` into a fresh folder on a local Ray of ``--num-cpus`` CPUs
   (default: the machine's), started before the clock; its start-up is timed apart.
 
 Each repeat alternates the order; the ratio is of the medians, measured in the same run.  The
@@ -33,11 +33,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lca.cache import ActivationCache  # noqa: E402
-from lca.pipeline import run_lca  # noqa: E402
-from lca.extract import load_model  # noqa: E402
-from lca.sweep import load_corpora, run_sweep  # noqa: E402
-from lca.sweep_spec import SweepSpec, expand  # noqa: E402
+from lca.store.cache import ActivationCache  # noqa: E402
+from lca.runs.pipeline import run_lca  # noqa: E402
+from lca.models.extract import load_model  # noqa: E402
+from lca.scale.sweep import load_corpora, run_sweep  # noqa: E402
+from lca.scale.sweep_spec import SweepSpec, expand  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from procs import descendants  # noqa: E402

@@ -19,11 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lca.cache import ActivationCache  # noqa: E402
-from lca.datasets import sample_sentences, train_test  # noqa: E402
-from lca.extract import load_model  # noqa: E402
-from lca.pipeline import run_lca  # noqa: E402
-from lca.result import RunConfig  # noqa: E402
+from lca.store.cache import ActivationCache  # noqa: E402
+from lca.data.datasets import sample_sentences, train_test  # noqa: E402
+from lca.models.extract import load_model  # noqa: E402
+from lca.runs.pipeline import run_lca  # noqa: E402
+from lca.runs.result import RunConfig  # noqa: E402
 
 TASK_DATA = {"suffix": "ud-english-ewt", "xpos": "ud-english-ewt", "upos": "ud-english-ewt",
              "deprel": "ud-english-ewt", "dep-pair": "ud-english-ewt", "position": "ud-english-ewt",

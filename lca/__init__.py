@@ -6,26 +6,26 @@
 """
 from ._version import __version__
 from ._validation import InputError
-from .cache import ActivationCache, activation_key
-from .data import TASKS, Corpus, Examples, control_labels, read_conllu, read_neurox, task_examples
-from .datasets import DATASETS, list_datasets, load_dataset, train_test
-from .extract import DEFAULT_MODEL, LoadedModel, extract_activations, load_model
-from .features import Features
-from .formats import read_columns, read_conll2000, read_corpus, read_pmb
-from .grid import GridResult, grid_search, quick_grid_search
 from .neurons import flat_to_layer_unit, layer_unit_to_flat, neuron_label, parse_neuron
-from .pipeline import STAGES, corpus_activations, run_lca
-from .probe import ElasticNetProbe, ProbeWeights, accuracy, predict, train_probes
-from .probeless import probeless_ranking
-from .rank import lca_ranking, random_ranking, tag_neurons, weight_magnitude_ranking
-from .result import LCAResult, RunConfig, load_result, save_result
-from .select import minimal_subset
-from .sites import SITES, SiteLayout, site_layout  # noqa: E402  (neuron sites: hidden states, MLP neurons)
-from .memory import MemoryPlan, plan_run  # noqa: E402
-from .screen import screen_neurons  # noqa: E402
-from . import explore, runs, viz  # noqa: E402  (modules: neuron exploration, the run store, plotly figures)
-from .intervene import extract_silenced, silenced  # noqa: E402  (causal check: silence neurons in the model)
-from .intervene_run import InterventionResult, run_intervention  # noqa: E402
+from .store.cache import ActivationCache, activation_key
+from .data.corpus import TASKS, Corpus, Examples, control_labels, read_conllu, read_neurox, task_examples
+from .data.datasets import DATASETS, list_datasets, load_dataset, train_test
+from .data.formats import read_columns, read_conll2000, read_corpus, read_pmb
+from .models.extract import DEFAULT_MODEL, LoadedModel, extract_activations, load_model
+from .models.sites import SITES, SiteLayout, site_layout  # neuron sites: hidden states, MLP neurons
+from .method.features import Features
+from .method.grid import GridResult, grid_search, quick_grid_search
+from .method.probe import ElasticNetProbe, ProbeWeights, accuracy, predict, train_probes
+from .method.probeless import probeless_ranking
+from .method.rank import lca_ranking, random_ranking, tag_neurons, weight_magnitude_ranking
+from .method.screen import screen_neurons
+from .method.select import minimal_subset
+from .runs.memory import MemoryPlan, plan_run
+from .runs.pipeline import STAGES, corpus_activations, run_lca
+from .runs.result import LCAResult, RunConfig, load_result, save_result
+from .report import explore, viz  # modules: neuron exploration, plotly figures
+from .causal.intervene import extract_silenced, silenced  # causal check: silence neurons in the model
+from .causal.run import InterventionResult, run_intervention
 
 __all__ = [
     "InputError", "ActivationCache", "activation_key", "TASKS", "Corpus", "Examples", "control_labels",
@@ -35,7 +35,7 @@ __all__ = [
     "flat_to_layer_unit", "layer_unit_to_flat", "neuron_label", "parse_neuron", "STAGES",
     "corpus_activations", "run_lca", "ElasticNetProbe", "ProbeWeights", "accuracy", "predict", "train_probes",
     "probeless_ranking", "lca_ranking", "random_ranking", "tag_neurons", "weight_magnitude_ranking", "LCAResult",
-    "RunConfig", "load_result", "save_result", "minimal_subset", "explore", "runs", "viz", "__version__",
+    "RunConfig", "load_result", "save_result", "minimal_subset", "explore", "viz", "__version__",
     "SITES", "SiteLayout", "site_layout", "MemoryPlan", "plan_run", "screen_neurons",
     "silenced", "extract_silenced", "InterventionResult", "run_intervention",
 ]

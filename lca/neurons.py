@@ -6,7 +6,7 @@ activation matrix is ``layer * layer_size + unit``.  For the dependency-pair tas
 feature vector is ``[head activations | dependent activations]``, so flat ids in
 ``[n_neurons, 2 * n_neurons)`` belong to the dependent.
 
-At the ``mlp`` site (:mod:`lca.sites`) layer ``k`` is block ``k``'s MLP activation, numbered from 0
+At the ``mlp`` site (:mod:`lca.models.sites`) layer ``k`` is block ``k``'s MLP activation, numbered from 0
 as in the model's module names, and names carry the site: ``'mlp 12:4031'``.  Hidden-site names
 stay as they were (``'3:120'``).
 """

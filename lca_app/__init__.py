@@ -3,14 +3,14 @@
 Only this package and the pages import streamlit.  Pages use it as ``import lca_app as S``:
 
 - :mod:`.cached`: ``st.cache_*`` loaders (the model as a shared resource; runs, corpora, activations as data);
-- :mod:`.session`: the session token and current run in the URL (run labels: :func:`lca.runs.run_label`);
+- :mod:`.session`: the session token and current run in the URL (run labels: :func:`lca.runs.store.run_label`);
 - :mod:`.jobs`: runs and fine-tunes on the server-wide job queue (``S.JOBS``; tests patch ``jobs.start_job``);
 - :mod:`.widgets`: the page intro, charts, download buttons and names;
 - :mod:`.runtime`: pages reached through app.py only, and the gc freeze after each run.
 """
 from __future__ import annotations
 
-from lca.runs import run_label
+from lca.runs.store import run_label
 
 from . import jobs
 from .cached import (dataset, dataset_holdout, get_model, load_run, load_test_corpus, load_train_corpus,

@@ -13,17 +13,17 @@ import streamlit as st
 # ("cannot import name 'AutoConfig' from 'transformers'"): resolve them here, under the import lock.
 from transformers import AutoConfig, AutoModel, AutoTokenizer  # noqa: F401
 
-from lca import explore
+from lca.report import explore
 from lca._validation import InputError
-from lca.cache import ActivationCache, default_cache_dir
-from lca.data import Corpus
-from lca.datasets import holdout, load_dataset, sample_sentences
-from lca.formats import read_corpus
-from lca.models import LoadedModel, load_model
+from lca.store.cache import ActivationCache, default_cache_dir
+from lca.data.corpus import Corpus
+from lca.data.datasets import holdout, load_dataset, sample_sentences
+from lca.data.formats import read_corpus
+from lca.models.loading import LoadedModel, load_model
 from lca.neurons import neuron_label
-from lca.pipeline import corpus_activations
-from lca.result import LCAResult
-from lca.runs import RunStore
+from lca.runs.pipeline import corpus_activations
+from lca.runs.result import LCAResult
+from lca.runs.store import RunStore
 
 
 @st.cache_resource(show_spinner=False, max_entries=3)
@@ -101,7 +101,7 @@ def dataset(name: str, split: str, max_sentences: int | None = None, seed: int =
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def dataset_holdout(name: str, split: str, max_train: int, max_test: int) -> tuple[Corpus, Corpus]:
-    """A dataset with a single split, cut by :func:`lca.datasets.holdout` (80 % train, 20 % test)."""
+    """A dataset with a single split, cut by :func:`lca.data.datasets.holdout` (80 % train, 20 % test)."""
     train, test = holdout(load_dataset(name, split))
     return sample_sentences(train, max_train), sample_sentences(test, max_test)
 
@@ -122,11 +122,11 @@ def _read_files(files: tuple[tuple[str, bytes], ...], fmt: str, options: tuple) 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def read_upload(files: tuple[tuple[str, bytes], ...], fmt: str, options: tuple = ()) -> Corpus:
-    """Read uploaded file(s) with ``lca.formats.read_corpus``; errors name the uploaded file and line."""
+    """Read uploaded file(s) with ``lca.data.formats.read_corpus``; errors name the uploaded file and line."""
     return _read_files(files, fmt, options)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def upload_holdout(files: tuple[tuple[str, bytes], ...], fmt: str, options: tuple = ()) -> tuple[Corpus, Corpus]:
-    """An upload without a test file, cut by :func:`lca.datasets.holdout` (80 % train, 20 % test)."""
+    """An upload without a test file, cut by :func:`lca.data.datasets.holdout` (80 % train, 20 % test)."""
     return holdout(_read_files(files, fmt, options))

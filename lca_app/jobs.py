@@ -1,4 +1,4 @@
-"""Background runs and fine-tunes, on the one server-wide job queue (:mod:`lca.jobs`).
+"""Background runs and fine-tunes, on the one server-wide job queue (:mod:`lca.scale.jobs`).
 
 A few jobs run at a time, each in its own process, the rest wait in order; a session that starts a job
 identical to a queued or running one follows that job instead of computing again.  The page polls the
@@ -15,11 +15,11 @@ from pathlib import Path
 import streamlit as st
 
 from lca._validation import InputError
-from lca.data import Corpus
-from lca.job_targets import execute_finetune, execute_run
-from lca.jobs import BASE_PROCESS_BYTES, Job, JobQueue
-from lca.result import RunConfig
-from lca.runs import RunStore, run_id
+from lca.data.corpus import Corpus
+from lca.scale.job_targets import execute_finetune, execute_run
+from lca.scale.jobs import BASE_PROCESS_BYTES, Job, JobQueue
+from lca.runs.result import RunConfig
+from lca.runs.store import RunStore, run_id
 
 from .cached import load_run, load_test_corpus, load_train_corpus, store
 from .session import open_run
@@ -73,7 +73,7 @@ def job_for(token: str, kind: str = "run") -> SessionJob | None:
 
 def _run_memory(config: RunConfig, train: Corpus, test: Corpus) -> int:
     """Resident bytes the run's process is expected to need (the queue's memory admission)."""
-    from lca.memory import shape_of_model, plan_run
+    from lca.runs.memory import shape_of_model, plan_run
 
     shape = shape_of_model(config)
     if shape is None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import streamlit as st
 
 from lca._validation import InputError
-from lca.result import LCAResult
-from lca.runs import check_token, new_token
+from lca.runs.result import LCAResult
+from lca.runs.store import check_token, new_token
 
 from .cached import load_run, store
 

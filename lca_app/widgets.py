@@ -6,9 +6,9 @@ import re
 
 import streamlit as st
 
-from lca import viz
+from lca.report import viz
 from lca.neurons import neuron_label
-from lca.result import LCAResult
+from lca.runs.result import LCAResult
 
 from .cached import store
 from .runtime import through_entry_point

@@ -7,12 +7,12 @@ import pandas as pd
 import streamlit as st
 
 import lca_app as S
-from lca import compare_viz
+from lca.report import compare_viz
 from lca._validation import InputError
-from lca.compare import TABLE_COLUMNS, compare_results, sweep_runs, tag_overlap_matrix
-from lca.extract import DEFAULT_MODEL
-from lca.finetune import SENTENCE_POLARITY, FinetuneConfig, local_models, models_dir, random_model
-from lca.result import load_result
+from lca.report.compare import TABLE_COLUMNS, compare_results, sweep_runs, tag_overlap_matrix
+from lca.models.extract import DEFAULT_MODEL
+from lca.models.finetune import SENTENCE_POLARITY, FinetuneConfig, local_models, models_dir, random_model
+from lca.runs.result import load_result
 
 S.intro("Compare runs",
         "Two or more finished runs side by side, as in Section 5 of the paper: architectures (neurons per layer, "

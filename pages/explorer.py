@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import lca_app as S
-from lca import explore, viz
+from lca.report import explore, viz
 from lca._validation import InputError
 from lca.neurons import parse_neuron
 

@@ -4,12 +4,13 @@ import pandas as pd
 import streamlit as st
 
 import lca_app as S
-from lca import explore, intervene, intervene_viz
+from lca.report import explore
+from lca.causal import intervene, viz as intervene_viz
 from lca._validation import InputError
-from lca.datasets import sample_sentences
-from lca.intervene_effects import clean_layer_probe, information_flow, typed_tags
-from lca.intervene_lm import load_lm_head, typed_predictions
-from lca.pipeline import corpus_activations
+from lca.data.datasets import sample_sentences
+from lca.causal.effects import clean_layer_probe, information_flow, typed_tags
+from lca.causal.lm import load_lm_head, typed_predictions
+from lca.runs.pipeline import corpus_activations
 
 S.intro("Causal check",
         "The other views test the probe. Here the chosen neurons are silenced *inside the model* (set to zero, or to "

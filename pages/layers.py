@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import lca_app as S
-from lca import explore, layer_tables, viz
+from lca.report import explore, layer_tables, viz
 from lca._validation import InputError
 
 S.intro("Layers and properties",

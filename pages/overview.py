@@ -4,9 +4,9 @@ import pandas as pd
 import streamlit as st
 
 import lca_app as S
-from lca import viz
+from lca.report import viz
 from lca._validation import InputError
-from lca.verdict import UNCONVERGED, curve_summary, training_drop, verdict
+from lca.report.verdict import UNCONVERGED, curve_summary, training_drop, verdict
 
 S.intro("Overview",
         "How well the probe predicts the task from all neurons, and how much of that the ranked neurons keep: "

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import lca_app as S
-from lca import explore, viz
+from lca.report import explore, viz
 from lca._validation import InputError
 
 S.intro("Playground",

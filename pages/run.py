@@ -6,11 +6,11 @@ import streamlit as st
 
 import lca_app as S
 from lca._validation import InputError
-from lca.datasets import DATASETS, availability, sample_sentences
-from lca.extract import AGGREGATIONS, DEFAULT_MODEL
-from lca.pipeline import STAGES
-from lca.result import TRAINING, RunConfig, parse_layers
-from lca.runs import import_run
+from lca.data.datasets import DATASETS, availability, sample_sentences
+from lca.models.extract import AGGREGATIONS, DEFAULT_MODEL
+from lca.runs.pipeline import STAGES
+from lca.runs.result import TRAINING, RunConfig, parse_layers
+from lca.runs.store import import_run
 
 S.intro("Run an analysis",
         "**What it finds:** which neurons of a language model encode a property of words, such as their part of "

@@ -31,7 +31,7 @@ def app_corpus(n_sentences: int = 24, seed: int = 0, name: str = "tiny"):
     """A small synthetic tagged corpus (xpos) whose words the tiny tokenizers know."""
     import numpy as np
 
-    from lca.data import Corpus
+    from lca.data.corpus import Corpus
 
     rng = np.random.default_rng(seed)
     words = sorted(w for w in APP_TAGS if w != ".")
@@ -66,7 +66,7 @@ def app_cache(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("LCA_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("LCA_MAX_JOBS", "2")  # tests run a second session's job beside a slow one
     if "lca_app.jobs" in sys.modules:  # a fresh server-wide job queue for every test
-        from lca.jobs import JobQueue
+        from lca.scale.jobs import JobQueue
 
         monkeypatch.setattr(sys.modules["lca_app.jobs"], "JOBS", JobQueue())
     st.cache_data.clear()
@@ -84,10 +84,10 @@ def fake_run_result(loaded, train, test, cache, task: str = "xpos", seed: int = 
     """
     import numpy as np
 
-    from lca.data import task_examples
-    from lca.pipeline import corpus_activations
-    from lca.rank import lca_ranking, tag_neurons
-    from lca.result import LCAResult, RunConfig
+    from lca.data.corpus import task_examples
+    from lca.runs.pipeline import corpus_activations
+    from lca.method.rank import lca_ranking, tag_neurons
+    from lca.runs.result import LCAResult, RunConfig
 
     acts_test, key_test, _ = corpus_activations(loaded, test, "last", cache)
     _, key_train, _ = corpus_activations(loaded, train, "last", cache)
@@ -131,10 +131,10 @@ def fake_run_result(loaded, train, test, cache, task: str = "xpos", seed: int = 
 def tiny_run(app_cache, tiny_bert):
     """A finished run over the tiny BERT (real activations, made-up probe, both corpora stored) owned by a
     fresh token: ``(token, run id, result)``."""
-    from lca.cache import ActivationCache
-    from lca.extract import load_model
-    from lca.result import RunConfig
-    from lca.runs import RunStore, new_token, run_id
+    from lca.store.cache import ActivationCache
+    from lca.models.extract import load_model
+    from lca.runs.result import RunConfig
+    from lca.runs.store import RunStore, new_token, run_id
 
     train, test = app_corpus(40, seed=1, name="tiny/train"), app_corpus(12, seed=2, name="tiny/test")
     result = fake_run_result(load_model(tiny_bert, "cpu"), train, test, ActivationCache(app_cache))

@@ -32,7 +32,7 @@ def open_page(token: str | None = None) -> AppTest:
 @pytest.fixture
 def two_runs(app_cache):
     """A session owning a base run and a 'fine-tuned' run whose minimal set sits lower."""
-    from lca.runs import RunStore, new_token
+    from lca.runs.store import RunStore, new_token
 
     store, token = RunStore(app_cache / "runs"), new_token()
     base = fake_result([8, 9, 10, 4], {"NN": [8, 9], "DT": [10], "VB": [4]}, model="bert")

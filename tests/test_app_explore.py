@@ -98,11 +98,11 @@ def test_playground_empty_text_asks_for_input(tiny_run):
 def pair_run(app_cache, tiny_bert, tmp_path):
     """A dependency-pair run (head and dependent halves) over the tiny BERT."""
     from conftest import app_corpus, app_corpus_conllu, fake_run_result
-    from lca.cache import ActivationCache
-    from lca.data import read_conllu
-    from lca.extract import load_model
-    from lca.result import RunConfig
-    from lca.runs import RunStore, new_token, run_id
+    from lca.store.cache import ActivationCache
+    from lca.data.corpus import read_conllu
+    from lca.models.extract import load_model
+    from lca.runs.result import RunConfig
+    from lca.runs.store import RunStore, new_token, run_id
 
     path = tmp_path / "pairs.conllu"
     path.write_text(app_corpus_conllu(app_corpus(12, 5)))

@@ -15,7 +15,7 @@ pytest.importorskip("streamlit")
 
 from test_app_pages import open_app, texts  # noqa: E402
 
-from lca import explore, layer_tables  # noqa: E402
+from lca.report import explore, layer_tables  # noqa: E402
 
 EXPLORER, LAYERS = "pages/explorer.py", "pages/layers.py"
 
@@ -35,7 +35,7 @@ def name(result, flat: int) -> str:
 
 
 def test_acts(result) -> np.ndarray:
-    from lca.cache import ActivationCache
+    from lca.store.cache import ActivationCache
 
     keys = result.activation_keys
     return np.asarray(ActivationCache(keys["cache_dir"]).get(keys["test"]))
@@ -73,7 +73,7 @@ def test_explorer_shows_the_signed_weight_and_what_its_sign_means(tiny_run, nega
 def test_explorer_shows_purity_next_to_each_tag_and_lists_a_tags_neurons_by_rank(tiny_run):
     token, rid, result = tiny_run
     acts = test_acts(result)
-    from lca.runs import RunStore
+    from lca.runs.store import RunStore
     from pathlib import Path
 
     corpus = RunStore(Path(result.activation_keys["cache_dir"]) / "runs").load_test_corpus(rid)
@@ -206,7 +206,7 @@ def test_pages_read_a_run_saved_without_weights(tiny_run, app_cache, page):
     """An older result without probe weights: the tags are listed, no weight or sign is invented."""
     import dataclasses
 
-    from lca.runs import RunStore
+    from lca.runs.store import RunStore
 
     token, rid, result = tiny_run
     store = RunStore(app_cache / "runs")

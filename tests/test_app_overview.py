@@ -18,9 +18,9 @@ from test_app_run import wait_for_job  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import lca_app  # noqa: E402
 
-from lca.result import RunConfig  # noqa: E402
-from lca.runs import RunStore, run_id  # noqa: E402
-from lca.verdict import verdict  # noqa: E402
+from lca.runs.result import RunConfig  # noqa: E402
+from lca.runs.store import RunStore, run_id  # noqa: E402
+from lca.report.verdict import verdict  # noqa: E402
 
 OVERVIEW = "pages/overview.py"
 

@@ -106,7 +106,7 @@ def test_unknown_model_shows_error(app_cache):
 
 def test_cancel_and_one_run_at_a_time_per_session(app_cache, tiny_bert):
     from lca._validation import InputError
-    from lca.result import RunConfig
+    from lca.runs.result import RunConfig
 
     slow, other = "c" * 32, "e" * 32
     train, test = app_corpus(200, 1), app_corpus(20, 2)
@@ -168,7 +168,7 @@ def test_demo_is_the_default_data(app_cache):
 
 def recording_start(started: list):
     """A stand-in for ``lca_app.jobs.start_job`` that records the config instead of running it."""
-    from lca.jobs import Job
+    from lca.scale.jobs import Job
 
     def fake_start(token, train, test, config, meta):
         started.append(config)
@@ -193,7 +193,7 @@ def test_seeds_reach_the_run_config_and_modes_are_explained(app_cache, tiny_bert
 
 
 def test_a_command_line_run_folder_opens_in_the_app(app_cache, tiny_bert, tmp_path):
-    from lca.cli import main
+    from lca.cli.main import main
 
     train, test = tmp_path / "train.conllu", tmp_path / "test.conllu"
     train.write_bytes(conllu(30, 1))
@@ -218,7 +218,7 @@ def test_a_command_line_run_folder_opens_in_the_app(app_cache, tiny_bert, tmp_pa
 
 
 def test_identical_runs_from_two_sessions_are_computed_once_and_given_to_both(app_cache, tiny_bert):
-    from lca.result import RunConfig
+    from lca.runs.result import RunConfig
 
     first, second = "1" * 32, "2" * 32
     train, test = app_corpus(30, 1), app_corpus(8, 2)
@@ -232,8 +232,8 @@ def test_identical_runs_from_two_sessions_are_computed_once_and_given_to_both(ap
 
 
 def test_a_run_waits_for_a_free_slot_with_its_place_and_a_cancel_leaves_the_queue(app_cache, tiny_bert, monkeypatch):
-    from lca.jobs import JobQueue
-    from lca.result import RunConfig
+    from lca.scale.jobs import JobQueue
+    from lca.runs.result import RunConfig
 
     monkeypatch.setattr(jobs, "JOBS", JobQueue(max_running=1))
     busy, waiting, third = "3" * 32, "4" * 32, "5" * 32

@@ -19,10 +19,10 @@ sys.path.insert(0, str(ROOT))
 import lca_app  # noqa: E402
 from lca_app import jobs  # noqa: E402
 
-from lca.datasets import DATASETS  # noqa: E402
-from lca.jobs import JobQueue  # noqa: E402
-from lca.result import RunConfig  # noqa: E402
-from lca.runs import RunStore  # noqa: E402
+from lca.data.datasets import DATASETS  # noqa: E402
+from lca.scale.jobs import JobQueue  # noqa: E402
+from lca.runs.result import RunConfig  # noqa: E402
+from lca.runs.store import RunStore  # noqa: E402
 
 APP = str(ROOT / "app.py")
 CUSTOM = "Hugging Face id or local folder"
@@ -138,7 +138,7 @@ def test_a_reload_during_a_run_started_elsewhere_reads_its_config(idle_queue, ti
 
 def test_the_registry_marks_datasets_that_are_not_on_the_server(app_cache, shared_data, monkeypatch):
     monkeypatch.delenv("LCA_DATA_DIR", raising=False)
-    monkeypatch.setattr("lca.datasets._folders", lambda data_dir: [Path(app_cache) / "no-data"])
+    monkeypatch.setattr("lca.data.datasets._folders", lambda data_dir: [Path(app_cache) / "no-data"])
     at = session()
     at.radio(key="run_data_src").set_value("Dataset registry").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -153,7 +153,7 @@ def test_the_registry_marks_datasets_that_are_not_on_the_server(app_cache, share
     assert "press Download" in info and "\n" not in info and len(info) < 200
     assert at.button(key="run_ds_fetch_ud-pud-en") and not at.error
 
-    monkeypatch.setattr("lca.datasets._folders", lambda data_dir: [shared_data])  # the corpora are here
+    monkeypatch.setattr("lca.data.datasets._folders", lambda data_dir: [shared_data])  # the corpora are here
     at = session()
     at.radio(key="run_data_src").set_value("Dataset registry").run()
     options = at.selectbox(key="run_ds_name").options
@@ -164,7 +164,7 @@ def test_the_registry_marks_datasets_that_are_not_on_the_server(app_cache, share
 
 
 def test_analyse_this_model_hands_the_model_to_the_run_page(app_cache, idle_queue):
-    from lca.finetune import MODEL_INFO, models_dir
+    from lca.models.finetune import MODEL_INFO, models_dir
 
     folder = models_dir() / "tiny-random"
     folder.mkdir(parents=True)

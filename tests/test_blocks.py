@@ -4,8 +4,8 @@ import pytest
 import torch
 
 import tiny_models
-from lca.blocks import layer_sites, on_layers
-from lca.extract import load_model
+from lca.models.blocks import layer_sites, on_layers
+from lca.models.extract import load_model
 
 KINDS = ("bert", "roberta", "gpt2", "xlnet")
 

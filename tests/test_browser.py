@@ -62,8 +62,8 @@ def test_demo_run_and_neuron_explorer(server, browser):
 
     import numpy as np
 
-    from lca import explore
-    from lca.runs import RunStore
+    from lca.report import explore
+    from lca.runs.store import RunStore
 
     base, cache = server
     driver = browser
@@ -94,7 +94,7 @@ def test_demo_run_and_neuron_explorer(server, browser):
             "return Array.from(document.querySelectorAll('.js-plotly-plot text')).map(t => t.textContent)")
         time.sleep(0.5)
     # the heatmap shows the sentence where the most salient neuron fires most
-    from lca.cache import ActivationCache
+    from lca.store.cache import ActivationCache
 
     acts = ActivationCache(cache).get(result.activation_keys["test"])
     neuron = result.ranking[0]

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import numpy as np
 
-from lca.cache import ActivationCache, activation_key
+from lca.store.cache import ActivationCache, activation_key
 
 
 def test_key_is_pinned():
@@ -26,9 +26,9 @@ def test_key_covers_every_input():
 def test_a_gpu_and_a_cpu_extraction_never_share_an_entry(tiny_bert, tmp_path):
     import torch
 
-    from lca.data import Corpus
-    from lca.extract import load_model
-    from lca.pipeline import corpus_activations
+    from lca.data.corpus import Corpus
+    from lca.models.extract import load_model
+    from lca.runs.pipeline import corpus_activations
 
     corpus = Corpus((("the", "cat"),), {"xpos": (("DT", "NN"),)}, name="c")
     cpu = load_model(tiny_bert, "cpu")
@@ -103,7 +103,7 @@ def test_refused_before_start_when_the_disk_is_too_small(tmp_path, monkeypatch):
 
 
 def test_default_cache_dir_expands_the_home_folder_and_environment_variables(monkeypatch, tmp_path):
-    from lca.cache import default_cache_dir
+    from lca.store.cache import default_cache_dir
 
     monkeypatch.setenv("LCA_TEST_ROOT", str(tmp_path))
     monkeypatch.setenv("LCA_CACHE_DIR", "$LCA_TEST_ROOT/lca")

@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 
 from lca._validation import InputError
-from lca.cache import ActivationCache
-from lca.cli import main
+from lca.store.cache import ActivationCache
+from lca.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
 WRITER = """
 import sys, time
-from lca.cache import ActivationCache
+from lca.store.cache import ActivationCache
 cache = ActivationCache(sys.argv[1])
 def fill(out):
     out[:10] = 1
@@ -76,9 +76,9 @@ def test_two_processes_extracting_one_key_make_one_entry_and_both_read_it_whole(
 
 
 def test_a_damaged_entry_is_recomputed_and_said(tmp_path, tiny_bert):
-    from lca.data import Corpus
-    from lca.extract import load_model
-    from lca.pipeline import corpus_activations
+    from lca.data.corpus import Corpus
+    from lca.models.extract import load_model
+    from lca.runs.pipeline import corpus_activations
 
     corpus = Corpus((("the", "cat", "sat"),), {"xpos": (("DT", "NN", "VBD"),)}, name="tiny")
     loaded = load_model(tiny_bert, "cpu")

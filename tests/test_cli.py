@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lca.cli import main
+from lca.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,7 +100,7 @@ def test_offline_the_missing_model_error_stands_on_its_own_line(tmp_path, neurox
 
 
 def test_a_sampled_or_registry_run_drops_unseen_test_tags_and_an_explicit_file_does_not(tmp_path, neurox):
-    from lca.cli import _corpora
+    from lca.cli.main import _corpora
 
     def parsed(*extra):
         import argparse

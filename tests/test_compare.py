@@ -8,12 +8,12 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from lca import compare_viz
+from lca.report import compare_viz
 from lca._validation import InputError
-from lca.cli import main
-from lca.compare import compare_results, jaccard, mean_layer, tag_overlap_matrix
-from lca.parallel import parallel_corpora
-from lca.result import LCAResult, save_result
+from lca.cli.main import main
+from lca.report.compare import compare_results, jaccard, mean_layer, tag_overlap_matrix
+from lca.scale.parallel import parallel_corpora
+from lca.runs.result import LCAResult, save_result
 
 
 def fake_result(minimal, per_tag, n_layers=3, layer_size=4, model="m", task="xpos", pair=False, acc=0.9) -> LCAResult:
@@ -129,7 +129,7 @@ def test_parallel_pud_splits_are_aligned(shared_data, monkeypatch):
 
 
 def test_compare_command_parallel_runs_then_compares(tmp_path, pair_of_runs, monkeypatch, capsys):
-    import lca.parallel
+    import lca.scale.parallel
 
     def fake_run_parallel(names, config, out, cache=None, progress_for=None):
         assert names == ["ud-pud-en", "ud-pud-de"] and config.task == "upos" and config.drop_unseen
@@ -138,7 +138,7 @@ def test_compare_command_parallel_runs_then_compares(tmp_path, pair_of_runs, mon
             save_result(r, folder)
         return folders
 
-    monkeypatch.setattr(lca.parallel, "run_parallel", fake_run_parallel)
+    monkeypatch.setattr(lca.scale.parallel, "run_parallel", fake_run_parallel)
     assert main(["compare", "--parallel", "ud-pud-en,ud-pud-de", "--out", str(tmp_path)]) == 0
     assert "ud-pud-en vs ud-pud-de: minimal sets Jaccard" in capsys.readouterr().out
     assert main(["compare", "--parallel", "ud-pud-en,ud-pud-de"]) == 2

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from lca._validation import InputError
-from lca.data import Corpus, control_labels, read_conllu, read_neurox, suffix_of, task_examples
+from lca.data.corpus import Corpus, control_labels, read_conllu, read_neurox, suffix_of, task_examples
 
 CONLLU = """# text = The cats sat .
 1\tThe\tthe\tDET\tDT\t_\t2\tdet\t_\t_
@@ -115,7 +115,7 @@ def _conllu_text(xpos_tags):
     ("conll2000", "the DT B-NP\ncat NN I-NP\n\n"),
 ])
 def test_a_byte_order_mark_is_accepted_in_every_text_format(tmp_path, fmt, text):
-    from lca.formats import read_corpus
+    from lca.data.formats import read_corpus
 
     plain, marked = tmp_path / "plain.txt", tmp_path / "marked.txt"
     plain.write_text(text, encoding="utf-8")
@@ -132,7 +132,7 @@ def test_a_byte_order_mark_is_accepted_in_neurox_files(tmp_path):
 
 
 def test_a_directory_is_named_as_one(tmp_path):
-    from lca.formats import read_corpus
+    from lca.data.formats import read_corpus
 
     with pytest.raises(InputError, match=f"{tmp_path} is a directory"):
         read_corpus(tmp_path, "conllu")

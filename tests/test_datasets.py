@@ -11,10 +11,8 @@ import zipfile
 import pytest
 
 from lca._validation import InputError
-from lca.data import Corpus
-from lca.datasets import (
-    DATASETS, DEMO_DIR, DatasetSpec, SplitSpec, dataset_path, list_datasets, load_dataset, sample_sentences,
-)
+from lca.data.corpus import Corpus
+from lca.data.datasets import DATASETS, DEMO_DIR, DatasetSpec, SplitSpec, dataset_path, list_datasets, load_dataset, sample_sentences
 
 TINY = b"1\tHello\thello\tINTJ\tUH\t_\t0\troot\t_\t_\n2\tworld\tworld\tNOUN\tNN\t_\t1\tvocative\t_\t_\n\n"
 SHA = hashlib.sha256(TINY).hexdigest()
@@ -233,7 +231,7 @@ def test_sample_sentences_is_reproducible_and_keeps_order():
 
 
 def test_train_test_pairs_and_single_split_holdout(shared_data):
-    from lca.datasets import train_test
+    from lca.data.datasets import train_test
 
     train, test = train_test("ud-pud-en", shared_data, seed=0)
     assert (len(train.sentences), len(test.sentences)) == (800, 200)

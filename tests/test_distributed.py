@@ -6,15 +6,15 @@ import pytest
 import ray_helpers
 
 from lca._validation import InputError
-from lca.cache import ActivationCache
-from lca.distributed import extract_distributed, extract_shard, shard_bounds, verify_shards
-from lca.extract import plan_extraction
+from lca.store.cache import ActivationCache
+from lca.scale.distributed import extract_distributed, extract_shard, shard_bounds, verify_shards
+from lca.models.extract import plan_extraction
 
 
 @pytest.fixture(scope="module")
 def model_and_corpus():
-    from lca.datasets import sample_sentences, train_test
-    from lca.extract import load_model
+    from lca.data.datasets import sample_sentences, train_test
+    from lca.models.extract import load_model
 
     train, _ = train_test("demo")
     return load_model(device="cpu"), sample_sentences(train, 150)
@@ -34,7 +34,7 @@ def test_shards_are_consecutive_and_cover_every_batch(costs, n, expected):
 
 def test_two_ray_workers_write_the_single_worker_array_bit_for_bit(model_and_corpus, tmp_path):
     ray = pytest.importorskip("ray")
-    from lca.pipeline import corpus_activations
+    from lca.runs.pipeline import corpus_activations
 
     loaded, corpus = model_and_corpus
     assert len(list(plan_extraction(loaded, corpus.sentences)[0])) >= 2  # both workers get batches

@@ -1,13 +1,13 @@
-"""lca.explore: top words, sentences, per-tag distributions, typed text."""
+"""lca.report.explore: top words, sentences, per-tag distributions, typed text."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from conftest import app_corpus
-from lca import explore
+from lca.report import explore
 from lca._validation import InputError
-from lca.data import Corpus
+from lca.data.corpus import Corpus
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_tokenize(text, words):
 
 
 def test_typed_sentence_prediction_and_activations(tiny_bert):
-    from lca.extract import extract_activations, load_model
+    from lca.models.extract import extract_activations, load_model
 
     loaded = load_model(tiny_bert, "cpu")
     words = ["the", "cat", "sat"]

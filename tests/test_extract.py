@@ -4,7 +4,7 @@ import torch
 
 import tiny_models
 from lca._validation import InputError
-from lca.extract import _windows, extract_activations, load_model
+from lca.models.extract import _windows, extract_activations, load_model
 
 SENTENCES = [["The", "unbelievable", "cats", "sat", "."], ["walking"], ["Paris", "in", "1990", "was", "considered", "biggest"]]
 KINDS = ["bert", "roberta", "gpt2", "xlnet"]
@@ -110,8 +110,8 @@ def test_cuda_refused_without_gpu():
 
 def test_a_run_config_loads_the_model_it_names(tmp_path):
     """load_model is the one entry: a RunConfig, or a result's config dict, gives the same model settings."""
-    from lca.models import model_settings, pick_device
-    from lca.result import RunConfig
+    from lca.models.loading import model_settings, pick_device
+    from lca.runs.result import RunConfig
 
     config = RunConfig(device="cpu")
     assert model_settings(config) == model_settings(config.to_dict()) == ("all-MiniLM-L6-v2", "cpu", None, False)
@@ -128,7 +128,7 @@ def test_bundled_model_shape():
 
 
 def test_streamed_batches_cover_every_word_once(models):
-    from lca.extract import iter_activations
+    from lca.models.extract import iter_activations
 
     loaded = models["gpt2"]
     full = extract_activations(loaded, SENTENCES, "last")

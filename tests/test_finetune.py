@@ -9,10 +9,9 @@ import pytest
 import torch
 
 from lca._validation import InputError
-from lca.cli import main
-from lca.extract import load_model
-from lca.finetune import (MODEL_INFO, SENTENCE_POLARITY, FinetuneConfig, finetune, load_sentences, local_models,
-                          random_model, read_labelled)
+from lca.cli.main import main
+from lca.models.extract import load_model
+from lca.models.finetune import MODEL_INFO, SENTENCE_POLARITY, FinetuneConfig, finetune, load_sentences, local_models, random_model, read_labelled
 
 
 @pytest.fixture

@@ -6,10 +6,8 @@ import re
 import pytest
 
 from lca._validation import InputError
-from lca.data import Corpus, read_conllu
-from lca.formats import (
-    check_file_size, check_limits, read_columns, read_conll2000, read_corpus, read_pmb,
-)
+from lca.data.corpus import Corpus, read_conllu
+from lca.data.formats import check_file_size, check_limits, read_columns, read_conll2000, read_corpus, read_pmb
 
 DEMO_HEADER = "# columns = form xpos upos sem chunk\n"
 PMB_HEADER = "# newdoc id = p00/d0001\n# tok:gold\ttok:gold\tsym:gold\tsem:gold\tcat:gold\tsns:gold\trol:gold\n"

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from lca.grid import grid_search, quick_grid_search
-from lca.probe import accuracy, train_probes
-from lca.rank import lca_ranking, top_columns
+from lca.method.grid import grid_search, quick_grid_search
+from lca.method.probe import accuracy, train_probes
+from lca.method.rank import lca_ranking, top_columns
 
 GRID = [(a, b) for a in (0.0, 1e-2, 1.0, 10.0) for b in (0.0, 1e-1)]
 KW = dict(epochs=4, batch_size=64, lr=0.05)

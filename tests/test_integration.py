@@ -1,13 +1,13 @@
 """The bundled real model on real treebank data."""
 import pytest
 
-from lca.cache import ActivationCache
-from lca.data import read_conllu
-from lca.datasets import train_test
-from lca.extract import load_model
-from lca.pipeline import run_lca
-from lca.result import RunConfig
-from lca.verdict import verdict
+from lca.store.cache import ActivationCache
+from lca.data.corpus import read_conllu
+from lca.data.datasets import train_test
+from lca.models.extract import load_model
+from lca.runs.pipeline import run_lca
+from lca.runs.result import RunConfig
+from lca.report.verdict import verdict
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,9 @@ import torch
 
 import tiny_models
 from conftest import app_corpus
-from lca.blocks import layer_sites
-from lca.extract import extract_activations, load_model
-from lca.intervene import (extract_silenced, matched_bottom, matched_random, mean_activations, parse_neuron_set,
-                           silence, silenced)
+from lca.models.blocks import layer_sites
+from lca.models.extract import extract_activations, load_model
+from lca.causal.intervene import extract_silenced, matched_bottom, matched_random, mean_activations, parse_neuron_set, silence, silenced
 
 KINDS = ("bert", "gpt2", "xlnet")
 SENTENCES = [["the", "cat", "sat", "on", "the", "mat"], ["dogs", "were", "running", "quickly"], ["walking"]]
@@ -114,9 +113,9 @@ def test_parse_neuron_set_errors(tiny_run, spec, message):
 
 
 def _flow(tiny_bert, result, sets, **kw):
-    from lca.cache import ActivationCache
-    from lca.intervene_effects import information_flow
-    from lca.pipeline import corpus_activations
+    from lca.store.cache import ActivationCache
+    from lca.causal.effects import information_flow
+    from lca.runs.pipeline import corpus_activations
 
     loaded = load_model(tiny_bert, "cpu")
     train, test = app_corpus(40, seed=1, name="tiny/train"), app_corpus(12, seed=2, name="tiny/test")
@@ -174,7 +173,7 @@ def test_no_head_no_lm_check(models, tmp_path):
 
     import transformers as tf
 
-    from lca.intervene_lm import load_lm_head
+    from lca.causal.lm import load_lm_head
 
     assert load_lm_head(models["bert"]) is None  # a base model: a head would be random
     # a checkpoint that claims a masked-LM head but holds no head weights is refused too
@@ -187,7 +186,7 @@ def test_no_head_no_lm_check(models, tmp_path):
 
 @pytest.mark.parametrize("kind, expected", [("bert", "masked"), ("gpt2", "causal")])
 def test_lm_scores_match_a_direct_computation(head_models, kind, expected):
-    from lca.intervene_lm import MASK_EVERY, lm_word_scores, load_lm_head
+    from lca.causal.lm import MASK_EVERY, lm_word_scores, load_lm_head
 
     loaded = head_models[kind]
     model, got = load_lm_head(loaded)
@@ -215,7 +214,7 @@ def test_lm_scores_match_a_direct_computation(head_models, kind, expected):
 
 
 def test_lm_effects_per_tag(head_models, tiny_run):
-    from lca.intervene_lm import lm_effects, load_lm_head
+    from lca.causal.lm import lm_effects, load_lm_head
 
     loaded = head_models["bert"]
     result = tiny_run[2]
@@ -234,7 +233,7 @@ def test_lm_effects_on_a_partly_annotated_corpus(head_models, tiny_run):
     (it refused such corpora as "not word-level" when it compared the label count with the word count)."""
     import dataclasses
 
-    from lca.intervene_lm import lm_effects, load_lm_head
+    from lca.causal.lm import lm_effects, load_lm_head
 
     loaded, result = head_models["bert"], tiny_run[2]
     test = app_corpus(6, seed=3)
@@ -252,7 +251,7 @@ def test_lm_effects_on_a_partly_annotated_corpus(head_models, tiny_run):
 # ---- command line ------------------------------------------------------------------------------------------
 
 def test_cli_writes_intervention_json(tiny_run, app_cache, capsys):
-    from lca.cli import main
+    from lca.cli.main import main
 
     _, rid, result = tiny_run
     run_dir = app_cache / "runs" / rid
@@ -268,7 +267,7 @@ def test_cli_writes_intervention_json(tiny_run, app_cache, capsys):
 
 
 def test_cli_bad_neurons_exit_2(tiny_run, app_cache, capsys):
-    from lca.cli import main
+    from lca.cli.main import main
 
     _, rid, _ = tiny_run
     assert main(["intervene", str(app_cache / "runs" / rid), "--neurons", "tag:NOPE"]) == 2

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from conftest import app_corpus, fake_run_result
-from lca.extract import extract_activations, load_model
-from lca.finetune import MODEL_INFO, FinetuneConfig, finetune, random_model
-from lca.intervene_clf import classifier_effects, classifier_predictions, load_classifier
+from lca.models.extract import extract_activations, load_model
+from lca.models.finetune import MODEL_INFO, FinetuneConfig, finetune, random_model
+from lca.causal.classifier import classifier_effects, classifier_predictions, load_classifier
 
 SENTENCES = [["the", "cat", "sat", "on", "the", "mat"], ["dogs", "were", "running", "quickly"]]
 
@@ -59,10 +59,10 @@ def test_silencing_nothing_keeps_the_finetune_accuracy_and_everything_changes_it
 
 
 def test_cli_writes_the_classifier_section(tiny_clf, app_cache, capsys):
-    from lca.cache import ActivationCache
-    from lca.cli import main
-    from lca.result import RunConfig
-    from lca.runs import RunStore, run_id
+    from lca.store.cache import ActivationCache
+    from lca.cli.main import main
+    from lca.runs.result import RunConfig
+    from lca.runs.store import RunStore, run_id
 
     train, test = app_corpus(40, seed=1, name="tiny/train"), app_corpus(12, seed=2, name="tiny/test")
     result = fake_run_result(load_model(tiny_clf[0], "cpu"), train, test, ActivationCache(app_cache))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from lca.jobs import JobQueue, default_slots
+from lca.scale.jobs import JobQueue, default_slots
 
 
 def sleeper(messages, cancel, seconds: float, value):

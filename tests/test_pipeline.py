@@ -5,11 +5,11 @@ import pytest
 
 import tiny_models
 from lca._validation import InputError
-from lca.cache import ActivationCache
-from lca.data import Corpus
-from lca.extract import load_model
-from lca.pipeline import STAGES, run_lca
-from lca.result import LCAResult, RunConfig, load_result, save_result
+from lca.store.cache import ActivationCache
+from lca.data.corpus import Corpus
+from lca.models.extract import load_model
+from lca.runs.pipeline import STAGES, run_lca
+from lca.runs.result import LCAResult, RunConfig, load_result, save_result
 
 VOCAB = {"the": "DT", "a": "DT", "cat": "NN", "dog": "NN", "mat": "NN", "sat": "VBD", "ran": "VBD",
          "on": "IN", "in": "IN", "quickly": "RB", ".": "."}
@@ -125,8 +125,8 @@ def test_unseen_test_tag_is_an_error_unless_dropped(tiny, tmp_path):
 
 
 def test_the_unseen_tag_message_counts_the_tags_it_does_not_list():
-    from lca.data import Examples
-    from lca.pipeline import _encode_labels
+    from lca.data.corpus import Examples
+    from lca.runs.pipeline import _encode_labels
 
     train = Examples("xpos", ("A",) * 3, np.arange(3), ("a",) * 3)
     test = Examples("xpos", tuple(f"T{i}" for i in range(13)) + ("T0",), np.arange(14), ("b",) * 14)

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from lca._validation import InputError
-from lca.ablate import kept_accuracy
-from lca.features import Features
-from lca.probe import ElasticNetProbe, accuracy, train_probes
+from lca.method.ablate import kept_accuracy
+from lca.method.features import Features
+from lca.method.probe import ElasticNetProbe, accuracy, train_probes
 
 
 def planted(n=2000, d=30, seed=0):
@@ -134,7 +134,7 @@ def test_hand_written_gradient_equals_autograd():
     """The training step's gradient is the objective's: summed cross-entropy plus λ1‖W‖₁ + λ2‖W‖₂²."""
     import torch
 
-    from lca.probe_blocks import Block, layouts
+    from lca.method.probe_blocks import Block, layouts
 
     X, y = planted(n=64)
     columns = np.array([[4, 11, 0, 1, 2, 3, 5, 6, 7, 8], [11, 4, 0, 1, 2, 3, 5, 6, 7, 9]])
@@ -162,14 +162,14 @@ def test_hand_written_gradient_equals_autograd():
 
 def test_programs_split_by_memory_train_the_same_probes(monkeypatch):
     """A grid too big for one program trains in several; each probe ends the same."""
-    import lca.probe_blocks
+    import lca.method.probe_blocks
 
     X, y = planted()
     l1, l2 = [0.0, 1e-3, 1e-1, 0.0, 1e-2], [0.0, 1e-2, 0.0, 1e-1, 0.0]
-    monkeypatch.setattr(lca.probe_blocks, "BLOCK", 2)
+    monkeypatch.setattr(lca.method.probe_blocks, "BLOCK", 2)
     one = train_probes(X, y, 4, l1, l2, epochs=2, batch_size=64)
-    monkeypatch.setattr(lca.probe_blocks, "PROGRAM_WEIGHTS", 2 * 30 * 4)  # one block of two probes per program
-    assert len(lca.probe_blocks.programs(lca.probe_blocks.layouts(None, None, 5, 30), 30, 4)) == 3
+    monkeypatch.setattr(lca.method.probe_blocks, "PROGRAM_WEIGHTS", 2 * 30 * 4)  # one block of two probes per program
+    assert len(lca.method.probe_blocks.programs(lca.method.probe_blocks.layouts(None, None, 5, 30), 30, 4)) == 3
     split = train_probes(X, y, 4, l1, l2, epochs=2, batch_size=64)
     np.testing.assert_allclose(split.coef, one.coef, atol=1e-5)
     np.testing.assert_allclose(split.intercept, one.intercept, atol=1e-5)

@@ -1,9 +1,9 @@
 import numpy as np
 
-from lca.features import Features
-from lca.probe import train_probes
-from lca.probeless import probeless_ranking
-from lca.rank import entry_steps, lca_ranking, tag_neurons, top_columns, weight_magnitude_ranking
+from lca.method.features import Features
+from lca.method.probe import train_probes
+from lca.method.probeless import probeless_ranking
+from lca.method.rank import entry_steps, lca_ranking, tag_neurons, top_columns, weight_magnitude_ranking
 from test_probe import planted
 
 

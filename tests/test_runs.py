@@ -8,8 +8,8 @@ import pytest
 
 from conftest import app_corpus
 from lca._validation import InputError
-from lca.result import LCAResult, RunConfig
-from lca.runs import RunStore, check_token, corpus_fingerprint, corpus_from_dict, corpus_to_dict, new_token, run_id
+from lca.runs.result import LCAResult, RunConfig
+from lca.runs.store import RunStore, check_token, corpus_fingerprint, corpus_from_dict, corpus_to_dict, new_token, run_id
 
 
 def fake_result(n_layers=2, size=4, tags=("DT", "NN")) -> LCAResult:
@@ -90,7 +90,7 @@ def test_run_config_fills_the_defaults_an_old_result_lacks():
 
 
 def test_a_store_run_is_labelled_from_its_meta(tmp_path):
-    from lca.runs import folder_label, run_label
+    from lca.runs.store import folder_label, run_label
 
     store, rid = RunStore(tmp_path), "0123456789abcdef"
     store.save(rid, fake_result(), app_corpus(3, 0), {"dataset": "tiny", "model_label": "/m/bert"})

@@ -1,7 +1,7 @@
 import numpy as np
 
-from lca.features import Features
-from lca.select import candidate_sizes, minimal_subset
+from lca.method.features import Features
+from lca.method.select import candidate_sizes, minimal_subset
 from test_probe import planted
 
 

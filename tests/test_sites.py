@@ -8,14 +8,14 @@ import torch
 import tiny_decoders
 import tiny_models
 from lca._validation import InputError
-from lca.cache import ActivationCache, activation_key
-from lca.extract import extract_activations, load_model
-from lca.memory import ModelShape, check_plan, plan_run, shape_of_config
+from lca.store.cache import ActivationCache, activation_key
+from lca.models.extract import extract_activations, load_model
+from lca.runs.memory import ModelShape, check_plan, plan_run, shape_of_config
 from lca.neurons import neuron_label, parse_neuron
-from lca.pipeline import corpus_activations, run_lca
-from lca.result import RunConfig, load_result, save_result
-from lca.screen import keep_per_layer, screen_scores
-from lca.sites import mlp_modules, on_mlp_inputs, site_layout
+from lca.runs.pipeline import corpus_activations, run_lca
+from lca.runs.result import RunConfig, load_result, save_result
+from lca.method.screen import keep_per_layer, screen_scores
+from lca.models.sites import mlp_modules, on_mlp_inputs, site_layout
 from test_pipeline import CONFIG, synthetic
 
 SENTENCES = [["The", "unbelievable", "cats", "sat", "."], ["walking"],
@@ -218,7 +218,7 @@ def test_memory_plan_and_refusal_with_numbers():
 
 
 def test_a_run_that_cannot_fit_is_refused_before_loading(models, monkeypatch, tmp_path):
-    monkeypatch.setattr("lca.memory.available_memory", lambda: 10**6)
+    monkeypatch.setattr("lca.runs.memory.available_memory", lambda: 10**6)
     stages = []
     config = RunConfig(**{**CONFIG.to_dict(), "site": "mlp", "model": models["gpt2"].path})
     with pytest.raises(InputError, match=r"needs about .* GB of memory but 0\.0 GB are available"):
@@ -254,7 +254,7 @@ def test_config_validation(changes, match):
 def test_app_explorer_and_layers_show_mlp_neurons(app_cache, tiny_bert, screen):
     pytest.importorskip("streamlit")
     from conftest import app_corpus
-    from lca.runs import RunStore, new_token, run_id
+    from lca.runs.store import RunStore, new_token, run_id
     from test_app_pages import open_app, texts
 
     train, test = app_corpus(40, seed=1, name="tiny/train"), app_corpus(12, seed=2, name="tiny/test")

@@ -14,8 +14,8 @@ import pytest
 import ray_helpers
 
 from lca._validation import InputError
-from lca.result import RunConfig
-from lca.sweep_spec import SweepSpec, config_fields, expand, load_spec
+from lca.runs.result import RunConfig
+from lca.scale.sweep_spec import SweepSpec, config_fields, expand, load_spec
 
 SETTINGS = """
 [settings]
@@ -80,7 +80,7 @@ def test_spec_errors_name_the_file_and_key(tmp_path, toml, match):
 
 
 def test_the_command_refuses_a_bad_spec_in_one_line(tmp_path, capsys):
-    from lca.cli import main
+    from lca.cli.main import main
 
     path = tmp_path / "bad.toml"
     path.write_text('[axes]\ntask = ["xpos"]\nsede = [0]\n')
@@ -116,9 +116,9 @@ def _table(out: Path) -> list[dict]:
 
 
 def test_sweep_runs_on_local_ray_and_skips_what_is_finished(local_ray, sweep_cache, tmp_path):
-    from lca.compare import compare_runs
-    from lca.result import load_result
-    from lca.sweep import run_sweep
+    from lca.report.compare import compare_runs
+    from lca.runs.result import load_result
+    from lca.scale.sweep import run_sweep
 
     spec = load_spec(write_spec(tmp_path, sweep_cache, EIGHT, "drop_unseen = true"))
     out = tmp_path / "out"
@@ -148,12 +148,12 @@ def test_sweep_runs_on_local_ray_and_skips_what_is_finished(local_ray, sweep_cac
 
 
 def test_a_failing_run_is_reported_and_the_others_finish(local_ray, sweep_cache, tmp_path):
-    from lca.cache import ActivationCache
-    from lca.result import load_result
-    from lca.sweep import run_sweep
+    from lca.store.cache import ActivationCache
+    from lca.runs.result import load_result
+    from lca.scale.sweep import run_sweep
 
     # xpos on the demo fails (test tags unseen in training, drop_unseen off); upos does not.  Their
-    # activations are new to the cache, each extracted by 2 workers (lca.distributed) inside the sweep.
+    # activations are new to the cache, each extracted by 2 workers (lca.scale.distributed) inside the sweep.
     spec = load_spec(write_spec(tmp_path, sweep_cache, 'task = ["xpos", "upos"]\naggregation = ["average"]',
                                 "[resources]\nextract_workers = 2"))
     outcome = run_sweep(spec, tmp_path / "out", show=lambda *a: local_ray())
@@ -170,7 +170,7 @@ def test_a_failing_run_is_reported_and_the_others_finish(local_ray, sweep_cache,
 
 
 def test_a_killed_sweep_resumes_with_only_the_rest(local_ray, sweep_cache, tmp_path):
-    from lca.sweep import run_sweep
+    from lca.scale.sweep import run_sweep
 
     path = write_spec(tmp_path, sweep_cache, EIGHT, "drop_unseen = true")
     out = tmp_path / "out"
@@ -209,8 +209,8 @@ def test_compare_page_opens_a_sweep_folder(app_cache, tmp_path):
     from test_app_compare import open_page
     from test_compare import fake_result
 
-    from lca.result import save_result
-    from lca.sweep import write_table
+    from lca.runs.result import save_result
+    from lca.scale.sweep import write_table
 
     out, rows = tmp_path / "sweep", []
     for i, (task, neurons) in enumerate((("upos", [0, 1, 4, 8]), ("xpos", [8, 9, 10, 4]))):

@@ -1,8 +1,8 @@
 """The verdict in words: informative, weak or uninformative, with causes that fit the run."""
 import pytest
 
-from lca.result import LCAResult, RunConfig
-from lca.verdict import training_drop, verdict
+from lca.runs.result import LCAResult, RunConfig
+from lca.report.verdict import training_drop, verdict
 
 
 def result(top=0.9, random=0.6, sd=0.02, small=(0.6, 0.3), n_train=50_000, l1=0.1, mode="quick", curve=None,

@@ -1,11 +1,11 @@
-"""lca.viz: every figure builds from a run's plain data; activation colours are diverging around zero."""
+"""lca.report.viz: every figure builds from a run's plain data; activation colours are diverging around zero."""
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from lca import layer_tables, viz
+from lca.report import layer_tables, viz
 from test_runs import fake_result
 
 

@@ -1,0 +1,6 @@
+"""Many runs: the server's job queue (:mod:`.jobs`, :mod:`.job_targets`), sweeps on Ray (:mod:`.sweep`,
+:mod:`.sweep_spec`, :mod:`.sweep_tasks`, :mod:`.sweep_table`), distributed extraction (:mod:`.distributed`)
+and one task across parallel languages (:mod:`.parallel`).
+
+May import :mod:`lca.causal` and every layer below it.
+"""
