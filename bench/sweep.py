@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from lca.store.cache import ActivationCache  # noqa: E402
 from lca.runs.pipeline import run_lca  # noqa: E402
 from lca.models.extract import load_model  # noqa: E402
-from lca.scale.sweep import load_corpora, run_sweep  # noqa: E402
+from lca.scale.sweep import run_sweep, spec_corpora  # noqa: E402
 from lca.scale.sweep_spec import SweepSpec, expand  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -70,7 +70,7 @@ def sequential(spec: SweepSpec, cache: ActivationCache) -> float:
 
     torch.set_num_threads(1)
     runs = expand(spec)
-    train, test = load_corpora(spec, "demo")
+    train, test, _ = spec_corpora(spec, "demo")
     loaded = load_model(device="cpu")
     start = time.perf_counter()
     for run in runs:

@@ -4,6 +4,11 @@
   lazy import only postpones the cycle to the first call, and a module that needs another at run
   time depends on it as much as one that imports it at the top (``compare`` and ``compare_viz``
   importing each other was such a cycle);
+* the layers of ``lca`` (:data:`LAYERS`, lowest first) import only downwards: a module of a
+  subpackage imports nothing of a subpackage above its own (lazy imports count, as for cycles), a
+  base module (``lca/_validation.py``, ``lca/neurons.py``, ...) no subpackage at all; only
+  ``lca/__init__.py`` and ``lca/__main__.py``, the public surface, import anything.  Each subpackage's
+  docstring names the layer below it, and ``lca/`` keeps at most :data:`MAX_TOP_MODULES` modules at its top;
 * ``lca`` never imports streamlit or the app (``app_state``, ``lca_app``, ``pages``);
 * no file imports a private Streamlit module (``streamlit.runtime...``, ``PagesManager``): only
   ``streamlit`` itself and its documented sub-packages;
@@ -20,6 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "lca"
 APP_PARTS = ("app.py", "lca", "lca_app", "pages")
 MAX_LINES = 350
+# The layers of lca, lowest first: each subpackage may import those before it, never one after it.
+LAYERS = ("store", "data", "models", "method", "runs", "report", "causal", "scale", "cli")
+SURFACE = {"lca", "lca.__main__"}  # the public surface: may import every layer
+MAX_TOP_MODULES = 10
 # Streamlit's documented import paths; anything else under streamlit is its private machinery.
 PUBLIC_STREAMLIT = {"streamlit", "streamlit.testing.v1", "streamlit.components.v1", "streamlit.column_config"}
 PRIVATE_NAMES = {"PagesManager"}
@@ -36,16 +45,16 @@ def _files(*parts: str) -> list[Path]:
     return found
 
 
-def _module_name(path: Path) -> str:
-    rel = (path.relative_to(ROOT) if path.is_relative_to(ROOT) else Path(path.name)).with_suffix("")
+def _module_name(path: Path, root: Path = ROOT) -> str:
+    rel = (path.relative_to(root) if path.is_relative_to(root) else Path(path.name)).with_suffix("")
     parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
     return ".".join(parts)
 
 
-def _imports(path: Path) -> list[tuple[str, tuple[str, ...], int]]:
+def _imports(path: Path, root: Path = ROOT) -> list[tuple[str, tuple[str, ...], int]]:
     """``(absolute module, imported names, line)`` of every import in the file, at any depth."""
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
+    package = _module_name(path, root) if path.name == "__init__.py" else _module_name(path, root).rpartition(".")[0]
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -60,20 +69,43 @@ def _imports(path: Path) -> list[tuple[str, tuple[str, ...], int]]:
     return out
 
 
-def _lca_graph() -> dict[str, set[str]]:
-    """Module → the ``lca`` modules it imports (``from . import x`` of a submodule counts as ``lca.x``)."""
-    modules = {_module_name(p): p for p in _files("lca")}
+def _lca_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """Module → the ``lca`` modules it imports.  ``from P import x`` of a package ``P`` counts as an
+    import of its submodule ``P.x`` where there is one (``from .report import explore, viz``), else of ``P``."""
+    modules = {_module_name(p, root): p for p in sorted((root / "lca").rglob("*.py")) if "__pycache__" not in p.parts}
     graph = {}
     for name, path in modules.items():
         edges = set()
-        for module, names, _ in _imports(path):
-            if module == "lca":  # from lca import x / from . import x: a submodule, or the package itself
-                edges |= {f"lca.{n}" if f"lca.{n}" in modules else "lca" for n in names} if names else {"lca"}
-            elif module in modules:
-                edges.add(module)
+        for module, names, _ in _imports(path, root):
+            if module not in modules:
+                continue
+            edges |= {f"{module}.{n}" if f"{module}.{n}" in modules else module for n in names} or {module}
         edges.discard(name)
         graph[name] = edges
     return graph
+
+
+def _layer(module: str) -> int | None:
+    """Index in :data:`LAYERS` of the subpackage holding ``module``; None for a top-level module of ``lca``."""
+    parts = module.split(".")
+    return LAYERS.index(parts[1]) if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def _upward(graph: dict[str, set[str]]) -> list[str]:
+    """Every import against :data:`LAYERS`: a subpackage's module importing one of a higher layer (or the
+    package ``lca`` itself), a base module importing any subpackage."""
+    bad = []
+    for module, edges in sorted(graph.items()):
+        if module in SURFACE:
+            continue
+        own = _layer(module)
+        for target in sorted(edges):
+            layer = _layer(target)
+            if target in SURFACE or (layer is not None and (own is None or layer > own)):
+                where = "a base module" if own is None else f"layer {LAYERS[own]!r}"
+                bad.append(f"{module} ({where}) imports {target}"
+                           + ("" if layer is None else f" (layer {LAYERS[layer]!r})"))
+    return bad
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -116,6 +148,46 @@ def test_relative_imports_resolve_to_lca_modules():
     graph = _lca_graph()
     assert "lca.report.compare" in graph["lca.report.compare_viz"]  # figures import the data, never the reverse
     assert "lca.report.compare_viz" not in graph["lca.report.compare"]
+
+
+def test_the_layer_check_finds_a_planted_upward_import(tmp_path):
+    graph = {"lca.store.cache": {"lca._validation"}, "lca.runs.pipeline": {"lca.store.cache", "lca.method.probe"},
+             "lca.method.probe": {"lca.runs.result"}, "lca.neurons": {"lca.data.corpus"}, "lca": {"lca.cli.main"}}
+    assert _upward(graph) == ["lca.method.probe (layer 'method') imports lca.runs.result (layer 'runs')",
+                              "lca.neurons (a base module) imports lca.data.corpus (layer 'data')"]
+    # The same on files: a lazy relative import of a package's submodule, deep in a function.
+    for rel, text in {"lca/__init__.py": "from .runs import result\n", "lca/_validation.py": "",
+                      "lca/store/__init__.py": "", "lca/runs/__init__.py": "", "lca/runs/result.py": "",
+                      "lca/store/cache.py": "from .._validation import x\ndef f():\n    if 1:\n"
+                                            "        from ..runs import result\n"}.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    tree = _lca_graph(tmp_path)
+    assert tree["lca.store.cache"] == {"lca._validation", "lca.runs.result"} and tree["lca"] == {"lca.runs.result"}
+    assert _upward(tree) == ["lca.store.cache (layer 'store') imports lca.runs.result (layer 'runs')"]
+
+
+def test_lca_imports_only_down_its_layers():
+    bad = _upward(_lca_graph())
+    assert not bad, (f"imports against the layer order {' < '.join(LAYERS)} (function-level imports count; "
+                     "move the shared code down a layer):\n" + "\n".join(bad))
+
+
+def test_the_package_is_its_layers_and_a_few_base_modules():
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    folders = sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__")
+    assert len(top) <= MAX_TOP_MODULES, f"lca/ has {len(top)} top-level modules (at most {MAX_TOP_MODULES}): {top}"
+    assert folders == sorted(LAYERS), f"every subpackage of lca takes a place in LAYERS: {folders} vs {LAYERS}"
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_each_subpackage_docstring_says_what_it_may_import(layer):
+    doc = ast.get_docstring(ast.parse((PACKAGE / layer / "__init__.py").read_text(encoding="utf-8"))) or ""
+    i = LAYERS.index(layer)
+    below = "The lowest layer" if i == 0 else f"May import :mod:`lca.{LAYERS[i - 1]}`"
+    assert below in doc, f"lca/{layer}/__init__.py's docstring should say {below!r} (LAYERS: {LAYERS})"
+    if i == len(LAYERS) - 1:
+        assert "nothing imports it" in doc
 
 
 def test_no_import_cycle_among_lca_modules():

@@ -145,7 +145,7 @@ def _run_corpora(run_dir: Path, args, result) -> tuple[Corpus, Corpus]:
         from ..runs.store import corpus_from_dict
 
         return tuple(corpus_from_dict(json.loads((run_dir / f"{n}_corpus.json").read_text())) for n in ("train", "test"))
-    from ..cli.data import corpora_from_args
+    from ..data.sources import corpora_from_args
 
     # the run's seed drew its --max-sentences sample: the same seed draws it again
     train, test = corpora_from_args(argparse.Namespace(**{**vars(args), "task": result.task,

@@ -1,5 +1,5 @@
-"""``python -m lca``: the command line (:mod:`.main`), the corpora a command names (:mod:`.data`) and
-``lca cache`` (:mod:`.cache`).
+"""``python -m lca``: the command line (:mod:`.main`) and ``lca cache`` (:mod:`.cache`); the corpora a command
+names come from :mod:`lca.data.sources`.
 
-The top layer: may import every other subpackage; nothing imports it.
+The top layer: May import :mod:`lca.scale` and every layer below it; nothing imports it.
 """

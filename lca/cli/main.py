@@ -12,7 +12,7 @@ from pathlib import Path
 from .._validation import InputError
 from ..data.corpus import TASKS
 from ..models.extract import AGGREGATIONS, DEFAULT_MODEL
-from .data import corpora_from_args as _corpora
+from ..data.sources import corpora_from_args as _corpora
 from ..method.probe import SCHEDULES
 
 __all__ = ["main"]
@@ -130,11 +130,11 @@ def _run(args) -> int:
     from ..runs.store import save_corpora
     from ..report.verdict import verdict
 
-    train, test, sampled = _corpora(args)
+    train, test, drop_unseen = _corpora(args)
     config = RunConfig(task=args.task, model=args.model, revision=args.revision, aggregation=args.aggregation,
                        layers=parse_layers(args.layers), site=args.site, screen=args.screen,
                        device=args.device, mode=args.mode, seed=args.seed,
-                       drop_unseen=args.drop_unseen or sampled,
+                       drop_unseen=args.drop_unseen or drop_unseen,
                        trust_remote_code=args.trust_remote_code, seeds=args.seeds, random_draws=args.random_draws,
                        epochs=args.epochs, min_steps=args.min_steps, lr=args.lr, schedule=args.schedule,
                        lambdas=_lambdas(args.lambdas))

@@ -18,6 +18,7 @@ Ray is imported only in the sweep modules, on use: ``import lca`` stays light.
 """
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from .sweep_spec import SweepSpec, expand, load_spec
 from .sweep_table import counts, error_text, progress_printer, sweep_row, write_table
 from .sweep_tasks import Board, extract_task, run_task, run_memory_bytes
 
-__all__ = ["run_sweep", "SweepOutcome", "load_corpora", "finished_result", "write_table", "add_parser", "main_sweep"]
+__all__ = ["run_sweep", "SweepOutcome", "spec_corpora", "finished_result", "write_table", "add_parser", "main_sweep"]
 
 _EXTRACT_FIELDS = ("model", "revision", "trust_remote_code", "device", "aggregation", "site")
 
@@ -47,23 +48,21 @@ class SweepOutcome:
 
 
 # ---- what a run needs --------------------------------------------------------------------------------
-def load_corpora(spec: SweepSpec, name: str):
-    """``(train, test)`` of a data name of the spec, sampled as ``[data]`` says (the same for every run)."""
-    from ..data.datasets import DATASETS, sample_sentences, train_test
-    from ..data.formats import read_corpus
+def spec_corpora(spec: SweepSpec, name: str):
+    """The :class:`lca.data.sources.Corpora` of a data name of the spec, sampled as ``[data]`` says (the same for
+    every run), with ``lca run``'s unseen-tag policy (:mod:`lca.data.sources`)."""
+    from ..data.datasets import DATASETS
+    from ..data.sources import load_corpora
 
+    common = dict(max_sentences=spec.max_sentences, seed=spec.data_seed)
     if name in spec.files:
         entry = spec.files[name]
-        fmt, options = entry.get("format", "conllu"), dict(entry.get("options", {}))
-        train, test = (read_corpus(entry[s], fmt, name=f"{name}/{s}", **options) for s in ("train", "test"))
-    elif name in DATASETS:
-        train, test = train_test(name, spec.data_dir, spec.data_seed)
-    else:
-        raise InputError(f"{spec.source}: data {name!r} is neither a registered dataset ({', '.join(DATASETS)}) "
-                         f"nor a [data.files.{name}] entry")
-    if spec.max_sentences:
-        train = sample_sentences(train, spec.max_sentences, spec.data_seed)
-    return train, test
+        return load_corpora(train=entry["train"], test=entry["test"], fmt=entry.get("format", "conllu"),
+                            options=dict(entry.get("options", {})), name=name, **common)
+    if name in DATASETS:
+        return load_corpora(name, data_dir=spec.data_dir, **common)
+    raise InputError(f"{spec.source}: data {name!r} is neither a registered dataset ({', '.join(DATASETS)}) "
+                     f"nor a [data.files.{name}] entry")
 
 
 def _model_facts(config: RunConfig, memo: dict) -> dict:
@@ -154,11 +153,13 @@ def run_sweep(spec: SweepSpec, out=None, address: str | None = None, num_cpus: i
     start = time.perf_counter()
     out = Path(out or spec.out or "sweep")
     cache_dir = str(Path(spec.cache_dir or default_cache_dir()).expanduser().resolve())
-    runs = expand(spec)
-    corpora = {name: load_corpora(spec, name) for name in dict.fromkeys(r.data for r in runs)}
+    corpora = {name: spec_corpora(spec, name) for name in dict.fromkeys(r.data for r in expand(spec))}
+    # Drawn data drops test words whose tag training lacks, as `lca run` does (lca.data.sources).
+    runs = [dataclasses.replace(r, config=dataclasses.replace(r.config, drop_unseen=True))
+            if corpora[r.data].drop_unseen and not r.config.drop_unseen else r for r in expand(spec)]
     memo, plan, rows, seen = {}, [], {}, {}
     for run in runs:
-        train, test = corpora[run.data]
+        train, test, _ = corpora[run.data]
         facts = _model_facts(run.config, memo)
         rid = run_id(run.config, train, test)
         if rid in seen:
