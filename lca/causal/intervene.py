@@ -141,7 +141,7 @@ def extract_silenced(loaded: LoadedModel, sentences, conditions: Sequence, value
 
     Returns
     -------
-    ndarray of float16, shape (K, n_words, len(layers) * layer_size)
+    ndarray of float16 (float32 where float16 would overflow), shape (K, n_words, len(layers) * layer_size)
         ``[k]`` is what :func:`lca.models.extract.extract_activations` gives with ``conditions[k]``
         silenced (an empty set: the clean activations), restricted to ``layers`` (default: all).
     """
@@ -149,7 +149,7 @@ def extract_silenced(loaded: LoadedModel, sentences, conditions: Sequence, value
     sites = sites or layer_sites(loaded)
     S, K = loaded.layer_size, len(conditions)
     n_words = sum(len(s) for s in sentences)
-    out = np.empty((K, n_words, len(layers) * S), dtype=np.float16)
+    out = None  # float16, or float32 once a group's activations exceed float16's range (as extract returns them)
     budget = 32_768 if loaded.device.type == "cuda" else 1_024  # extract's default, shared by the stack
     for start in range(0, K, max_stack):
         group = list(conditions[start:start + max_stack])
@@ -160,9 +160,14 @@ def extract_silenced(loaded: LoadedModel, sentences, conditions: Sequence, value
         with silence(sites, group, S, values):
             acts = extract_activations(view, sentences, aggregation, max_batch_tokens=max(64, budget // k),
                                        progress=report)
+        if out is None or out.dtype.itemsize < acts.dtype.itemsize:
+            wider = np.empty((K, n_words, len(layers) * S), dtype=acts.dtype)
+            if out is not None:
+                wider[:start] = out[:start]
+            out = wider
         # columns are (layer, condition, unit): regroup by condition
         out[start:start + k] = acts.reshape(n_words, len(layers), k, S).transpose(2, 0, 1, 3).reshape(k, n_words, -1)
-    return out
+    return out if out is not None else np.empty((0, n_words, len(layers) * S), dtype=np.float16)
 
 
 def below_layer(neurons, layer: int, layer_size: int) -> np.ndarray:

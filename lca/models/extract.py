@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .._validation import InputError, check_choice
+from ..store.cache import Float16Overflow, as_stored
 from .loading import DEFAULT_MODEL, LoadedModel, bundled_model_path, load_model, pick_device
 from .sites import SITES, mlp_modules, on_mlp_inputs, site_layout, stop_early
 
@@ -238,8 +239,10 @@ def extract_activations(loaded: LoadedModel, sentences: Sequence[Sequence[str]],
         Tokenized sentences (words, not subwords).
     aggregation : {'first', 'last', 'average'}
         How a word's subword tokens fold into one vector.  ``last`` follows the paper.
-    out : ndarray of float16, shape (n_words, n_columns), optional
-        Where to write (e.g. a memory-mapped file); allocated when absent.
+    out : ndarray of float16 or float32, shape (n_words, n_columns), optional
+        Where to write (e.g. a memory-mapped file); allocated (float16) when absent.  A value beyond
+        float16's range (±65,504) raises :class:`lca.store.cache.Float16Overflow` when writing into a
+        float16 ``out`` that was given; an ``out`` allocated here turns float32 instead.
     progress : callable(done_words, total_words), optional
     site : {'hidden', 'mlp'}
         Which neurons (:mod:`lca.models.sites`).
@@ -248,20 +251,27 @@ def extract_activations(loaded: LoadedModel, sentences: Sequence[Sequence[str]],
 
     Returns
     -------
-    ndarray of float16, shape (n_words, n_columns)
+    ndarray of float16 (float32 where float16 would overflow), shape (n_words, n_columns)
         Rows in corpus order; ``n_columns`` is ``len(columns)`` or the site's ``D`` (hidden:
         ``loaded.n_layers * loaded.layer_size``).
     """
     check_choice("site", site, SITES)
     total = sum(len(s) for s in sentences)
     width = site_layout(loaded, site).n_neurons if columns is None else len(columns)
-    if out is None:
+    own = out is None
+    if own:
         out = np.empty((total, width), dtype=np.float16)
     elif out.shape != (total, width):
         raise ValueError(f"out must have shape {(total, width)}, got {out.shape}")
     done = 0
     for rows, values in iter_activations(loaded, sentences, aggregation, site, columns, max_batch_tokens):
-        out[rows] = values.to(torch.float16).numpy()
+        try:
+            out[rows] = as_stored(values.numpy(), out.dtype)
+        except Float16Overflow:
+            if not own:
+                raise  # the caller's matrix (a cache file) is made again in float32
+            out = out.astype(np.float32)  # rows written so far were within range: exact in float32 too
+            out[rows] = values.numpy()
         done += len(rows)
         if progress is not None:
             progress(done, total)

@@ -3,7 +3,8 @@
 The coordinator plans the extraction exactly as :func:`lca.models.extract.extract_activations` does
 (the same units, sorted by length, cut into the same padded batches) and gives each worker a
 contiguous run of those batches.  Each worker runs its batches with the single-worker code and
-writes their word rows straight into one preallocated float16 ``.npy`` file (``pwrite`` of each
+writes their word rows straight into one preallocated float16 ``.npy`` file (float32 when a value exceeds
+float16's range: the cache then asks for the whole file again, see :meth:`lca.store.cache.ActivationCache.put`) (``pwrite`` of each
 run of consecutive rows): the rows of the workers are disjoint (every word belongs to exactly one
 batch), so no write needs a lock.
 
@@ -31,7 +32,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .._validation import InputError
-from ..store.cache import ActivationCache
+from ..store.cache import ActivationCache, as_stored
 from ..data.corpus import Corpus
 from ..models.extract import LoadedModel, plan_extraction, run_batch
 from ..runs.pipeline import corpus_key
@@ -90,13 +91,15 @@ def extract_shard(loaded: LoadedModel, sentences: Sequence[Sequence[str]], aggre
     batches, layer_units = plan_extraction(loaded, sentences, site)
     batches = list(batches)
     start, end = shard_bounds([_cost(b) for b in batches], n_shards)[shard]
-    offset = np.load(path, mmap_mode="r").offset  # where the rows start, after the .npy header
+    header = np.load(path, mmap_mode="r")
+    offset, dtype = header.offset, header.dtype  # where the rows start, after the .npy header; float16 or float32
     written = []
     with open(path, "r+b") as handle:
         for batch in batches[start:end]:
             rows, values = run_batch(loaded, batch, aggregation, site, layer_units)
             rows = np.asarray(rows, dtype=np.int64)
-            _write_rows(handle, offset, rows, values.to(torch.float16).numpy())  # as extract_activations stores them
+            # as extract_activations stores them: Float16Overflow makes the cache ask again for a float32 file
+            _write_rows(handle, offset, rows, as_stored(values.numpy(), dtype))
             written.append(rows)
         os.fsync(handle.fileno())
     rows = np.sort(np.concatenate(written)) if written else np.empty(0, dtype=np.int64)

@@ -5,6 +5,11 @@ Each entry is a float16 ``.npy`` file that loads by memory map, indexed in a dis
 :func:`activation_key`).  A file is written under a temporary name and renamed when
 complete; its size and BLAKE2 digest are checked on every load, and an entry that fails the
 check is deleted and recomputed, never served.
+
+No value is lost to float16's range (±65,504; decoder LLMs' "massive activations" exceed it): a
+``fill`` that meets a larger finite value raises :class:`Float16Overflow` (see :func:`as_stored`), and
+the matrix is written again in float32.  An entry written before this check is read once for
+infinities, and recomputed if it has any.
 """
 from __future__ import annotations
 
@@ -25,11 +30,40 @@ import numpy as np
 
 from .._version import __version__
 
-__all__ = ["ActivationCache", "activation_key", "default_cache_dir", "model_identity"]
+__all__ = ["ActivationCache", "Float16Overflow", "FLOAT16_MAX", "activation_key", "as_stored", "default_cache_dir",
+           "model_identity"]
 
 log = logging.getLogger(__name__)
 CACHE_FORMAT = 1  # bump when the way activations are computed changes
 _CHUNK = 1 << 24
+FLOAT16_MAX = float(np.finfo(np.float16).max)  # 65,504
+
+
+class Float16Overflow(ArithmeticError):
+    """Finite activations beyond float16's range: the matrix they belong to is stored in float32 instead."""
+
+
+def as_stored(block: np.ndarray, dtype) -> np.ndarray:
+    """``block`` (float32) cast to the storage ``dtype``; :class:`Float16Overflow` where float16 would turn a
+    finite value into infinity (an infinity the model itself computed is kept as it is).
+
+    >>> as_stored(np.array([1.5, -7e4], dtype=np.float32), np.float32).dtype
+    dtype('float32')
+    >>> as_stored(np.array([1.5, -7e4], dtype=np.float32), np.float16)
+    Traceback (most recent call last):
+    ...
+    lca.store.cache.Float16Overflow: 1 activations beyond float16's range (largest |value| 7e+04)
+    """
+    block = np.asarray(block)
+    with np.errstate(over="ignore"):
+        out = block.astype(dtype, copy=False)
+    # two reductions first: the element-wise test only runs on a block that may hold such a value (or a NaN)
+    if out.dtype == np.float16 and block.size and not (-FLOAT16_MAX <= block.min() and block.max() <= FLOAT16_MAX):
+        lost = np.isinf(out) & np.isfinite(block)
+        if lost.any():
+            raise Float16Overflow(f"{int(lost.sum())} activations beyond float16's range "
+                                  f"(largest |value| {float(np.abs(block[lost]).max()):.4g})")
+    return out
 
 
 def default_cache_dir() -> Path:
@@ -88,6 +122,8 @@ def activation_key(model: str, corpus_hash: str, aggregation: str, dtype: str = 
 
     ``dtype`` is how the matrix is stored, ``compute`` the precision the model ran in (float16 on a
     GPU, float32 on the CPU): the two give different activations, so they never share an entry.
+    A float16 matrix whose values exceed float16's range is stored in float32 under the same key:
+    the same inputs overflow the same way, so the key still says what the entry holds.
     ``site`` is the neuron site (:mod:`lca.models.sites`); ``layers`` says which of its neurons the matrix holds.
 
     >>> activation_key("hub:bert-base-cased@main", "0" * 64, "last", version="0.1.0")[:16]
@@ -151,24 +187,42 @@ class ActivationCache:
             self.repaired.add(key)
             self.delete(key)
             return None
+        if "dtype" not in meta:  # written before float16 overflow was checked: read it once for infinities
+            if array.dtype == np.float16 and _has_inf(array):
+                log.warning("recomputing activations %s: the cached float16 file lost values to overflow", key[:12])
+                self.delete(key)
+                return None
+            self._index.set(key, {**meta, "dtype": str(array.dtype)})
         return array
 
     def put(self, key: str, shape: tuple[int, int], fill: Callable[[np.ndarray], object],
             meta: dict | None = None) -> np.ndarray:
-        """Create the matrix with ``fill(out)`` writing into a float16 memory map, then publish it atomically."""
+        """Create the matrix with ``fill(out)`` writing into a float16 memory map, then publish it atomically.
+
+        A ``fill`` that raises :class:`Float16Overflow` is called again on a float32 map (decoders' massive
+        activations show in the first batch, as every sentence's first word, so little is computed twice).
+        """
+        try:
+            return self._put(key, shape, fill, meta, np.float16)
+        except Float16Overflow as err:
+            log.info("activations %s stored in float32: %s", key[:12], err)
+            return self._put(key, shape, fill, {**(meta or {}), "overflow": str(err)}, np.float32)
+
+    def _put(self, key: str, shape: tuple[int, int], fill: Callable[[np.ndarray], object], meta: dict | None,
+             dtype) -> np.ndarray:
         final = self._file(key)
         tmp = final.with_name(f"{key}.{_HOST}-{os.getpid()}.partial.npy")
-        needed = int(np.prod(shape)) * 2
+        needed = int(np.prod(shape)) * np.dtype(dtype).itemsize
         _check_disk(self.directory, needed)
         self.clean_partials(key)
         try:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=tuple(shape))
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=tuple(shape))
             _reserve(tmp)
             fill(out)
             out.flush()
             del out
             entry = {"shape": list(shape), "size": tmp.stat().st_size, "digest": _file_digest(tmp),
-                     "created": time.time(), **(meta or {})}
+                     "created": time.time(), **(meta or {}), "dtype": np.dtype(dtype).name}
             os.replace(tmp, final)
             self._index.set(key, entry)
         except (OSError, sqlite3.OperationalError) as err:
@@ -213,6 +267,10 @@ class ActivationCache:
 
     def __contains__(self, key: str) -> bool:
         return self.get(key) is not None
+
+
+def _has_inf(array: np.ndarray) -> bool:
+    return any(np.isinf(array[start:start + 4096]).any() for start in range(0, len(array), 4096))
 
 
 _HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:40] or "host"
