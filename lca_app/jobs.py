@@ -17,7 +17,8 @@ import streamlit as st
 from lca._validation import InputError
 from lca.data.corpus import Corpus
 from lca.scale.job_targets import execute_finetune, execute_run
-from lca.scale.jobs import BASE_PROCESS_BYTES, Job, JobQueue
+from lca.runs.memory import PROCESS_BYTES
+from lca.scale.jobs import Job, JobQueue
 from lca.runs.result import RunConfig
 from lca.runs.store import RunStore, run_id
 
@@ -73,15 +74,10 @@ def job_for(token: str, kind: str = "run") -> SessionJob | None:
 
 def _run_memory(config: RunConfig, train: Corpus, test: Corpus) -> int:
     """Resident bytes the run's process is expected to need (the queue's memory admission)."""
-    from lca.runs.memory import shape_of_model, plan_run
+    from lca.runs.memory import process_bytes, shape_of_model
 
-    shape = shape_of_model(config)
-    if shape is None:
-        return BASE_PROCESS_BYTES
-    tags = len({t for column in train.columns.values() for s in column for t in s}) or 50
-    plan = plan_run(shape, config.site, train.n_words + test.n_words, tags, config.layers, config.screen,
-                    config.task == "dep-pair", False)
-    return BASE_PROCESS_BYTES + plan.ram_bytes
+    tags = len({t for column in train.columns.values() for s in column for t in s}) or 50  # every column's: an upper bound
+    return process_bytes(config, shape_of_model(config), train.n_words + test.n_words, tags)
 
 
 def start_job(token: str, train: Corpus, test: Corpus, config: RunConfig, meta: dict) -> SessionJob:
@@ -110,7 +106,7 @@ def start_finetune(token: str, config, out: Path) -> SessionJob:
     if current is not None and current.running and current.rid != key:
         raise InputError("a fine-tune is already in progress in this session: wait for it or cancel it")
     job = JOBS.submit(token, key, "finetune", execute_finetune, (config.to_dict(), str(out)),
-                      memory=2 * BASE_PROCESS_BYTES, info={"config": config, "out": str(out)})
+                      memory=2 * PROCESS_BYTES, info={"config": config, "out": str(out)})
     return SessionJob(token, job)
 
 

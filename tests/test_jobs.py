@@ -84,3 +84,22 @@ def test_default_slots_follow_cores_and_memory(monkeypatch):
     assert default_slots(2, 24 * 2**30) == 1 and default_slots(16, 64 * 2**30) == 8
     monkeypatch.setenv("LCA_MAX_JOBS", "3")
     assert default_slots(2, 2**30) == 3
+
+
+def test_the_app_queue_and_sweeps_ask_for_one_process_memory_figure(monkeypatch):
+    # Both add lca.runs.memory.PROCESS_BYTES to the run's plan (they once had 0.7 GB and 0.6 GB of their own).
+    from lca.data.datasets import train_test
+    from lca.runs import memory
+    from lca.runs.result import RunConfig
+    from lca.scale.sweep import _options
+    from lca.scale.sweep_spec import SweepSpec
+    from lca_app.jobs import _run_memory
+
+    config, (train, test) = RunConfig(task="upos"), train_test("demo")
+    shape = memory.shape_of_model(config)
+    app = lambda: _run_memory(config, train, test)  # noqa: E731
+    sweep = lambda: _options(SweepSpec(), config, train.n_words, {"shape": shape}, 0, False)["memory"]  # noqa: E731
+    before = app(), sweep()
+    monkeypatch.setattr(memory, "PROCESS_BYTES", memory.PROCESS_BYTES + 2**30)
+    assert (app() - before[0], sweep() - before[1]) == (2**30, 2**30)
+    assert sweep() == memory.process_bytes(config, shape, train.n_words, 1)

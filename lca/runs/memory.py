@@ -34,7 +34,7 @@ from ..method.probe_blocks import PROGRAM_WEIGHTS as _PROGRAM  # weights one pro
 from ..models.sites import SITES, SiteLayout
 
 __all__ = ["ModelShape", "MemoryPlan", "shape_of_config", "shape_of_loaded", "shape_of_model", "plan_run", "check_plan",
-           "preflight", "available_memory"]
+           "preflight", "available_memory", "process_bytes", "PROCESS_BYTES"]
 
 _GB = 1e9
 _EVAL_ROWS = 8192  # Features.column_means' chunk (the zero-out curve's is 4,096)
@@ -42,6 +42,10 @@ _BATCH_VALUES = 2 ** 26  # lca.models.extract._BATCH_VALUES["cpu"]
 _SAFETY = 0.9  # use at most this share of what is free
 # Python, PyTorch and the tokenizer before any model: measured peaks (bench/sites.py) were 0.3-0.4 GB above the rest.
 _BASE = 500_000_000
+# What a process of its own asks for before the run's peak (the server's job queue, a sweep's Ray tasks): a fresh
+# interpreter with torch and transformers imported, measured ~0.6-0.8 GB.
+PROCESS_BYTES = 700 * 2 ** 20
+_UNKNOWN_MODEL_BYTES = 2 * 2 ** 30  # a model whose shape cannot be read from its config
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,22 @@ def plan_run(shape: ModelShape, site: str, n_words: int, n_tags: int, layers=Non
     probe = min(_EVAL_ROWS, n_words) * features * 6 + 16 * max(min(_PROGRAM, 49 * features * n_tags), features * n_tags)
     return MemoryPlan(site, layout.n_neurons, features, 0 if screen is None else screened, n_words, n_tags,
                       shape.n_params * (2 if gpu else 4), extract, screen_bytes, probe, n_words * analysed * 2, gpu)
+
+
+def process_bytes(config, shape: ModelShape | None, n_words: int, n_tags: int, gpu: bool = False) -> int:
+    """Resident bytes a process of its own running ``config`` (a :class:`lca.runs.result.RunConfig`) on
+    ``n_words`` words asks for: :data:`PROCESS_BYTES` plus the peak of :func:`plan_run` (model, extraction
+    batch, probes; the memory-mapped activation files are left out, as there), or plus 2 GB when ``shape``
+    is None.  The one figure of the server's job queue and of a sweep's Ray tasks.
+
+    >>> from lca.runs.result import RunConfig
+    >>> round(process_bytes(RunConfig(), ModelShape(22_713_216, 6, 384, 1536), 10_000, 17) / 2**20)
+    1424
+    """
+    if shape is None:
+        return PROCESS_BYTES + _UNKNOWN_MODEL_BYTES
+    plan = plan_run(shape, config.site, n_words, n_tags, config.layers, config.screen, config.task == "dep-pair", gpu)
+    return PROCESS_BYTES + plan.ram_bytes
 
 
 def available_memory() -> int:

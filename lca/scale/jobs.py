@@ -25,11 +25,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-__all__ = ["Job", "JobQueue", "default_slots", "BASE_PROCESS_BYTES"]
+__all__ = ["Job", "JobQueue", "default_slots"]
 
 _MP = multiprocessing.get_context("spawn")
 CANCEL_GRACE_S = 20.0  # a process that ignores a cancel this long is terminated
-BASE_PROCESS_BYTES = 700 * 2 ** 20  # an interpreter with torch and transformers imported, measured ~0.6-0.8 GB
 
 
 def default_slots(cores: int | None = None, memory: int | None = None) -> int:

@@ -1,7 +1,7 @@
 """Sweeps on Ray: ``python -m lca sweep SPEC.toml [--address ADDRESS] [--out DIR]``.
 
 Every run of the spec (:mod:`lca.scale.sweep_spec`) is a Ray task asking for CPUs, a GPU when it runs
-on one, and the memory of :func:`run_memory_bytes`, so Ray does not pack two big runs on one node.
+on one, and the memory of :func:`lca.runs.memory.process_bytes`, so Ray does not pack two big runs on one node.
 Without an address a local Ray sized to the machine is started (and stopped after).
 
 * Idempotent: a run's folder is ``OUT/runs/<run id>`` (:func:`lca.runs.store.run_id`: the config and both
@@ -28,7 +28,7 @@ from .._validation import InputError
 from ..runs.result import RunConfig
 from .sweep_spec import SweepSpec, expand, load_spec
 from .sweep_table import counts, error_text, progress_printer, sweep_row, write_table
-from .sweep_tasks import Board, extract_task, run_task, run_memory_bytes
+from .sweep_tasks import Board, extract_task, run_task
 
 __all__ = ["run_sweep", "SweepOutcome", "spec_corpora", "finished_result", "write_table", "add_parser", "main_sweep"]
 
@@ -193,10 +193,12 @@ def run_sweep(spec: SweepSpec, out=None, address: str | None = None, num_cpus: i
 
 def _options(spec: SweepSpec, config: RunConfig, corpus_words: int, facts: dict, node_memory: float,
              has_gpu: bool, n_tags: int = 1) -> dict:
-    """Ray resources of one task: CPUs, a GPU when it runs on one, memory from :func:`run_memory_bytes`."""
+    """Ray resources of one task: CPUs, a GPU when it runs on one, memory from :func:`lca.runs.memory.process_bytes`."""
+    from ..runs.memory import process_bytes
+
     gpus = spec.gpus if spec.gpus is not None else int(config.device == "cuda" or (config.device == "auto" and has_gpu))
-    memory = spec.memory_gb * 2**30 if spec.memory_gb else run_memory_bytes(config, facts["shape"], corpus_words,
-                                                                            n_tags, bool(gpus))
+    memory = spec.memory_gb * 2**30 if spec.memory_gb else process_bytes(config, facts["shape"], corpus_words, n_tags,
+                                                                         bool(gpus))
     if node_memory:  # a run the model overestimates still finds a node (the activations are memory-mapped)
         memory = min(memory, 0.9 * node_memory)
     return {"num_cpus": spec.cpus, "num_gpus": gpus, "memory": int(memory)}

@@ -29,7 +29,7 @@ A spec (``python -m lca sweep SPEC.toml``)::
     [resources]                            # per run
     cpus = 1
     gpus = 0                               # default: 1 when the run's device is cuda (or auto on a GPU cluster)
-    memory_gb = 2                          # default: the run's memory model (lca.scale.sweep.run_memory_bytes)
+    memory_gb = 2                          # default: the run's memory model (lca.runs.memory.process_bytes)
     extract_workers = 1                    # split each (model, corpus) extraction across this many workers
 
 Axes and settings take any :class:`~lca.runs.result.RunConfig` field (read from

@@ -1,4 +1,4 @@
-"""What a sweep's Ray tasks run on the workers, and the memory each asks Ray for.
+"""What a sweep's Ray tasks run on the workers.
 
 The functions are plain module functions, wrapped by ``ray.remote`` in :mod:`lca.scale.sweep`: a
 worker imports them from the installed package (the same ``lca`` on every node), and they get
@@ -8,28 +8,7 @@ from __future__ import annotations
 
 from ..runs.result import RunConfig
 
-__all__ = ["run_memory_bytes", "Board", "extract_task", "shard_task", "run_task"]
-
-_RUNTIME_BYTES = 600 * 2**20  # a worker with torch and transformers imported, before any data
-_UNKNOWN_BYTES = 2 * 2**30  # a model whose shape cannot be read from its config
-
-
-def run_memory_bytes(config: RunConfig, shape, n_words: int, n_tags: int, gpu: bool) -> int:
-    """Memory a run (or an extraction) asks Ray for: the worker's runtime plus the run's peak from
-    :func:`lca.runs.memory.plan_run` (model, extraction batch, probes; the memory-mapped activation
-    files are left out, as there).  ``shape`` is a :class:`lca.runs.memory.ModelShape` or None.
-
-    >>> from lca.runs.memory import ModelShape
-    >>> round(run_memory_bytes(RunConfig(), ModelShape(22_713_216, 6, 384, 1536), 10_000, 17, False) / 2**20)
-    1324
-    """
-    from ..runs.memory import plan_run
-
-    if shape is None:
-        return _RUNTIME_BYTES + _UNKNOWN_BYTES
-    plan = plan_run(shape, config.site, n_words, n_tags, config.layers,
-                    config.screen, config.task == "dep-pair", gpu)
-    return _RUNTIME_BYTES + plan.ram_bytes
+__all__ = ["Board", "extract_task", "shard_task", "run_task"]
 
 
 class Board:
