@@ -7,7 +7,8 @@ the whole classifier (its config names the architecture and ``id2label``) and it
 the same LCA run can be repeated on it (Section 5.4 of the paper).  :func:`random_model`
 saves the same architecture re-initialized from its config: how much of a finding does
 pre-training explain?  Each folder carries ``lca_model.json`` (what it is and how it was made);
-:func:`local_models` lists the folders under ``$LCA_CACHE_DIR/models``.
+:func:`lca.models.local.local_models` lists the folders under ``$LCA_CACHE_DIR/models`` (``local_models``,
+``models_dir`` and ``MODEL_INFO`` are also importable from here).
 
 Sentences come from a file of ``label<TAB>sentence`` lines or from the named source
 ``sentence-polarity`` (Pang & Lee's 5,331 + 5,331 movie-review sentences), read in place from
@@ -25,16 +26,14 @@ from typing import Callable
 
 import numpy as np
 
-from ..store.atomic import write_json_atomic
 from .._validation import InputError, check_choice, check_fraction, check_positive, read_text_lines
-from ..store.cache import default_cache_dir
+from .local import MODEL_INFO, local_models, models_dir, write_info
 from .loading import DEFAULT_MODEL, load_error, model_path, pick_device, quiet_transformers, with_pad_token
 
 __all__ = ["SENTENCE_POLARITY", "FinetuneConfig", "FinetuneResult", "LabelledSentences", "read_labelled",
            "load_sentences", "finetune", "random_model", "local_models", "models_dir", "MODEL_INFO"]
 
 SENTENCE_POLARITY = "sentence-polarity"
-MODEL_INFO = "lca_model.json"
 _POLARITY_FILES = {"positive": "sentence_polarity/sentence_polarity/rt-polarity.pos",
                    "negative": "sentence_polarity/sentence_polarity/rt-polarity.neg"}
 _SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -61,11 +60,6 @@ class LabelledSentences:
     @property
     def classes(self) -> tuple[str, ...]:
         return tuple(sorted(set(self.labels)))
-
-
-def models_dir() -> Path:
-    """Where the app keeps fine-tuned and random models: ``$LCA_CACHE_DIR/models``."""
-    return default_cache_dir() / "models"
 
 
 def read_labelled(path) -> LabelledSentences:
@@ -191,10 +185,6 @@ class FinetuneResult:
         return {**asdict(self), "classes": list(self.classes), "losses": list(self.losses)}
 
 
-def _write_info(out: Path, info: dict) -> None:
-    write_json_atomic(out / MODEL_INFO, info)
-
-
 def _split(n: int, config: FinetuneConfig) -> tuple[np.ndarray, np.ndarray]:
     order = np.random.default_rng(config.seed).permutation(n)
     n_dev = min(config.max_dev, max(1, int(round(config.dev_fraction * n))), n - 1)
@@ -277,7 +267,7 @@ def finetune(config: FinetuneConfig, out, progress: Progress | None = None, data
     clf.config.label2id = {c: i for i, c in enumerate(data.classes)}
     clf.save_pretrained(out)
     tok.save_pretrained(out)
-    _write_info(out, {"kind": "finetuned", **{k: v for k, v in result.to_dict().items() if k != "losses"},
+    write_info(out, {"kind": "finetuned", **{k: v for k, v in result.to_dict().items() if k != "losses"},
                       "final_loss": float(np.mean(losses[-10:])),
                       "dev_indices": [int(i) for i in dev_idx]})  # rows of the data as read: the held-out slice
     return result
@@ -305,22 +295,5 @@ def random_model(model: str, out, seed: int = 0) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     encoder.save_pretrained(out)
     tok.save_pretrained(out)
-    _write_info(out, {"kind": "random", "base_model": model, "path": str(out), "seed": seed})
+    write_info(out, {"kind": "random", "base_model": model, "path": str(out), "seed": seed})
     return out
-
-
-def local_models(root=None) -> list[dict]:
-    """Model folders made by :func:`finetune` or :func:`random_model` under ``root`` (default :func:`models_dir`).
-
-    Each entry is its ``lca_model.json`` with ``path`` set to the folder; newest first.
-    """
-    root = Path(root) if root is not None else models_dir()
-    found = []
-    for info in root.glob(f"*/{MODEL_INFO}") if root.is_dir() else ():
-        try:
-            entry = json.loads(info.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(entry, dict) and (info.parent / "config.json").is_file():
-            found.append({**entry, "path": str(info.parent), "mtime": info.stat().st_mtime})
-    return sorted(found, key=lambda e: -e["mtime"])

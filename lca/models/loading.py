@@ -1,8 +1,9 @@
 """Loading a Hugging Face model and its fast tokenizer for extraction: one policy for every caller.
 
 :func:`load_model` is the one entry (by name, or from a run config); :func:`pick_device` the one
-device choice; :func:`model_path`, :func:`load_error` and :func:`with_pad_token` are shared with the
-loaders of other heads (:mod:`lca.models.finetune`, :mod:`lca.causal.classifier`).
+device choice; :func:`model_path` (what a name stands for: the bundled model, a hub id, a local folder,
+a GGUF file converted once, a model added by name), :func:`load_error` and :func:`with_pad_token` are
+shared with the loaders of other heads (:mod:`lca.models.finetune`, :mod:`lca.causal.classifier`).
 
 - Device: a CUDA GPU when there is one (``auto``), else the CPU.  On a GPU the weights are half
   precision: bfloat16 when the model was saved in bfloat16 and the GPU supports it (Llama,
@@ -29,7 +30,9 @@ from pathlib import Path
 import torch
 
 from .._validation import InputError, check_choice
+from .gguf import convert_gguf, find_gguf
 from .hub import check_model_source
+from .local import named_model
 
 __all__ = ["DEFAULT_MODEL", "LoadedModel", "load_model", "pick_device", "model_settings", "model_path",
            "load_error", "quiet_transformers", "with_pad_token", "bundled_model_path", "word_prefix", "config_dims"]
@@ -121,10 +124,23 @@ def model_settings(config) -> tuple[str, str, str | None, bool]:
 
 
 def model_path(name: str | None, revision: str | None = None) -> str:
-    """What ``from_pretrained`` loads for a model name: the bundled folder for :data:`DEFAULT_MODEL`, else the
-    name itself, after checking that it can be found (before the hub's half minute of retries)."""
+    """What ``from_pretrained`` loads for a model name, after checking that it can be found (before the hub's
+    half minute of retries).
+
+    In order: the bundled folder for :data:`DEFAULT_MODEL`; for a GGUF file (or a folder holding one), its
+    converted Hugging Face folder, converted the first time (:mod:`lca.models.gguf`); a local file or folder
+    as it is; a model added by name (``python -m lca models add``, :func:`lca.models.local.named_model`); else
+    the name itself, a Hugging Face id.
+    """
     name = name or DEFAULT_MODEL
-    path = str(bundled_model_path()) if name == DEFAULT_MODEL else name
+    if name == DEFAULT_MODEL:
+        path = str(bundled_model_path())
+    else:
+        gguf = find_gguf(name)
+        if gguf is not None:
+            return str(convert_gguf(gguf))
+        named = None if Path(name).expanduser().exists() else named_model(name)
+        path = str(named) if named is not None else name
     check_model_source(name, path, revision)
     return path
 
@@ -208,6 +224,13 @@ def _load_tokenizer(path: str, kwargs: dict, config=None):
     # (Llama-3, Qwen2): there ByteLevel's prefix space would go before every regex piece, digits included.
     if pre.get("type") == "ByteLevel":
         tokenizer = AutoTokenizer.from_pretrained(path, add_prefix_space=True, **kwargs)
+        if not json.loads(tokenizer.backend_tokenizer.to_str())["pre_tokenizer"].get("add_prefix_space"):
+            # A generic fast tokenizer (TokenizersBackend, e.g. one read from a GGUF file) takes the option
+            # without applying it: set it on the pre-tokenizer itself.
+            from tokenizers import pre_tokenizers
+
+            tokenizer.backend_tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(
+                add_prefix_space=True, trim_offsets=pre.get("trim_offsets", True), use_regex=pre.get("use_regex", True))
     with_pad_token(tokenizer)
     if getattr(config, "model_type", "") != "xlnet":
         # A left-padded decoder would see its positions shifted by the padding (no position_ids are passed).

@@ -106,7 +106,8 @@ def model_identity(name: str, path: str, revision: str | None = None, commit: st
     folder = Path(path)
     if folder.is_dir():
         digest = hashlib.sha256()
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and (
+        # lca_model.json (lca.models.local) says how the folder was made, not what it computes
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "lca_model.json" and (
             p.suffix in {".safetensors", ".bin", ".json", ".model", ".txt"}))
         for file in files:
             digest.update(str(file.relative_to(folder)).encode())
