@@ -94,3 +94,19 @@ def test_bad_gguf_names_are_refused_readably(tmp_path, models_root):
     with pytest.raises(InputError, match="could not read the GGUF file"):
         model_path(str(tmp_path / "bad.gguf"))
     assert not list(models_root.glob("gguf-*"))
+
+
+def test_lca_models_lists_what_is_installed_and_refuses_unknown_names(tiny, models_root, capsys):
+    from lca.cli.main import main
+    from lca.models.gguf import convert_gguf
+
+    convert_gguf(tiny[0], alias="tiny", info={"licence": "MIT", "title": "a tiny llama"})
+    capsys.readouterr()
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "all-MiniLM-L6-v2  bundled" in out and "Apache-2.0" in out
+    line = next(l for l in out.splitlines() if l.startswith("tiny "))
+    assert "gguf" in line and "MB · MIT" in line and "a tiny llama" in line
+    assert "not installed: smollm2" in out and "python -m lca models add smollm2" in out
+    assert main(["models", "add", "nonesuch"]) == 2
+    assert "no model 'nonesuch' in the catalogue" in capsys.readouterr().err

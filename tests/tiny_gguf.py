@@ -6,6 +6,7 @@ The query and key projections are permuted as llama.cpp stores them (transformer
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +64,7 @@ def build(folder: Path, n_layers: int = 2, hidden: int = 16, intermediate: int =
     vocab = tok.backend_tokenizer.get_vocab(with_added_tokens=True)
     tokens = [t for t, _ in sorted(vocab.items(), key=lambda kv: kv[1])]
     merges = [" ".join(m) if isinstance(m, (list, tuple)) else m
-              for m in __import__("json").loads(tok.backend_tokenizer.to_str())["model"]["merges"]]
+              for m in json.loads(tok.backend_tokenizer.to_str())["model"]["merges"]]
     writer.add_tokenizer_model("gpt2")
     writer.add_tokenizer_pre("default")
     writer.add_token_list(tokens)

@@ -64,7 +64,9 @@ def _add_run(sub) -> None:
     source.add_argument("--max-sentences", type=int, help="reproducible sample of the training sentences")
     run.add_argument("--task", default="xpos", choices=TASKS, help="the property to probe")
     run.add_argument("--out", required=True, help="output folder")
-    run.add_argument("--model", default=DEFAULT_MODEL, help="Hugging Face id or local path (default: bundled)")
+    run.add_argument("--model", default=DEFAULT_MODEL,
+                     help="Hugging Face id, local folder, GGUF file, or a name from `python -m lca models` "
+                          "(default: bundled)")
     run.add_argument("--revision", help="model revision (hub models)")
     run.add_argument("--aggregation", default="last", choices=AGGREGATIONS,
                      help="how a word's subword activations fold into one (last: the paper's)")
@@ -298,11 +300,13 @@ def main(argv: list[str] | None = None) -> int:
     _add_sweep(sub)
     from .cache import add_parser as _add_cache, command as _cache
     _add_cache(sub)
+    from .models import add_parser as _add_models, command as _models
+    _add_models(sub)
     args = parser.parse_args(argv)
     warnings.showwarning = _one_line_warnings
     try:
         return {"run": _run, "datasets": _datasets, "compare": _compare, "finetune": _finetune, "intervene": _intervene,
-                "sweep": _sweep, "cache": _cache}[args.command](args)
+                "sweep": _sweep, "cache": _cache, "models": _models}[args.command](args)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

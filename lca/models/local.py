@@ -14,7 +14,8 @@ from pathlib import Path
 from ..store.atomic import write_json_atomic
 from ..store.cache import default_cache_dir
 
-__all__ = ["MODEL_INFO", "models_dir", "write_info", "read_info", "local_models", "named_model", "folder_size"]
+__all__ = ["MODEL_INFO", "models_dir", "write_info", "read_info", "local_models", "named_model", "folder_size",
+           "parameter_count"]
 
 MODEL_INFO = "lca_model.json"
 
@@ -41,6 +42,24 @@ def read_info(folder) -> dict | None:
 def folder_size(folder) -> int:
     """Bytes of the files in ``folder`` (and below)."""
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+
+
+def parameter_count(folder) -> int | None:
+    """Parameters stored in ``folder``'s ``.safetensors`` files (read from their headers), or None without any."""
+    total, found = 0, False
+    for file in Path(folder).glob("*.safetensors"):
+        try:
+            with open(file, "rb") as handle:
+                header = json.loads(handle.read(int.from_bytes(handle.read(8), "little")))
+        except (OSError, ValueError):
+            return None
+        for name, tensor in header.items():
+            if name != "__metadata__":
+                n = 1
+                for dim in tensor["shape"]:
+                    n *= dim
+                total, found = total + n, True
+    return total if found else None
 
 
 def local_models(root=None) -> list[dict]:
