@@ -7,6 +7,7 @@ import streamlit as st
 import lca_app as S
 from lca._validation import InputError
 from lca.data.datasets import DATASETS, availability, sample_sentences
+from lca.models.catalogue import describe, installed_models
 from lca.models.extract import AGGREGATIONS, DEFAULT_MODEL
 from lca.runs.pipeline import STAGES
 from lca.runs.result import TRAINING, RunConfig, parse_layers
@@ -24,15 +25,15 @@ S.intro("Run an analysis",
 token = S.session_token()
 store = S.store()
 job = S.job_for(token)
-BUNDLED, CUSTOM = f"Bundled ({DEFAULT_MODEL})", "Hugging Face id or local folder"
+BUNDLED, INSTALLED, CUSTOM = f"Bundled ({DEFAULT_MODEL})", "Installed model", "Hugging Face id or local folder"
 DEMO, REGISTRY, UPLOAD = "Demo corpus", "Dataset registry", "Upload files"
 # The form's widgets start from these values (set in session_state before the widgets exist, so that a
 # reload can put a running job's settings there instead without Streamlit's "default and state" warning).
 DEFAULTS = {"run_ds_max_train": 2000, "run_ds_max_test": 500, "run_agg": "last", "run_seed": 0, "run_seeds": 1,
             "run_epochs": 10, "run_top": 0.2, "run_drop": True, "run_max_train": 0, "run_max_test": 0, "run_screen": 0}
-FORM = ("run_model_src", "run_model_id", "run_data_src", "run_ds_name", "run_ds_max_train", "run_ds_max_test",
-        "run_task", "run_agg", "run_mode", "run_seed", "run_seeds", "run_epochs", "run_top", "run_drop",
-        "run_max_train", "run_max_test", "run_site", "run_screen", "run_layers")
+FORM = ("run_model_src", "run_model_id", "run_model_installed", "run_data_src", "run_ds_name", "run_ds_max_train",
+        "run_ds_max_test", "run_task", "run_agg", "run_mode", "run_seed", "run_seeds", "run_epochs", "run_top",
+        "run_drop", "run_max_train", "run_max_test", "run_site", "run_screen", "run_layers")
 
 
 def form_of(running_job) -> dict:
@@ -76,12 +77,20 @@ if handoff:
 
 # ---- 1. model -----------------------------------------------------------------------------------------------
 st.subheader("1 · Model")
-source = st.radio("Model source", [BUNDLED, CUSTOM], horizontal=True, key="run_model_src")
+installed = {r["model"]: r for r in installed_models() if r["kind"] != "bundled"}  # `python -m lca models`
+if st.session_state.get("run_model_src") == INSTALLED and not installed:
+    st.session_state["run_model_src"] = BUNDLED
+source = st.radio("Model source", [BUNDLED, *([INSTALLED] if installed else []), CUSTOM], horizontal=True,
+                  key="run_model_src")
 model = None
+if source == INSTALLED:  # added with `python -m lca models add NAME`, GGUF files converted, fine-tuned copies
+    model = st.selectbox("Installed model", list(installed), key="run_model_installed", format_func=lambda m: (
+        f"{installed[m]['name']} — {installed[m]['title'] or installed[m]['kind']} ({describe(installed[m])})"))
 if source == CUSTOM:
     model = st.text_input("Model id or local path", key="run_model_id",
-                          placeholder="e.g. bert-base-cased, or /models/my-bert (a folder saved with save_pretrained)",
-                          help="Without internet only models already in the Hugging Face cache or local folders load.")
+                          placeholder="e.g. bert-base-cased, /models/my-bert (saved with save_pretrained), /m/x.gguf",
+                          help="Without internet only models in the Hugging Face cache, local folders and GGUF files "
+                               "load. A GGUF file is converted once (about 25 s for a 100 MB file).")
     model = model.strip() or None
     if model is None:
         st.caption("Type a model id or a folder; empty means the bundled model.")

