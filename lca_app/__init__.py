@@ -14,7 +14,8 @@ from lca.runs.store import run_label
 
 from . import jobs
 from .cached import (dataset, dataset_holdout, get_model, load_run, load_test_corpus, load_train_corpus,
-                     neuron_column, read_upload, store, test_activations, test_word_tags, upload_holdout)
+                     massive_neurons, neuron_column, read_upload, store, test_activations, test_word_tags,
+                     upload_holdout)
 from .jobs import STAGE_TITLES, SessionJob, grid_run, job_for, launch, recompute_at, start_finetune
 from .runtime import entry_point, freeze_imported_objects
 from .session import current_run_id, open_run, require_run, session_token
@@ -23,7 +24,8 @@ from .widgets import (chart, csv_button, file_digest, intro, literal_md, neuron_
 
 __all__ = ["JOBS", "STAGE_TITLES", "SessionJob", "chart", "csv_button", "current_run_id", "dataset",
            "dataset_holdout", "entry_point", "file_digest", "freeze_imported_objects", "get_model", "grid_run",
-           "intro", "job_for", "literal_md", "launch", "load_run", "load_test_corpus", "load_train_corpus", "neuron_column",
+           "intro", "job_for", "literal_md", "launch", "load_run", "load_test_corpus", "load_train_corpus",
+           "massive_neurons", "neuron_column",
            "neuron_name", "open_run", "read_upload", "recompute_at", "require_run", "result_json_button",
            "run_label", "safe_name", "session_token", "start_finetune", "store", "tag_md", "test_activations",
            "test_word_tags", "upload_holdout"]

@@ -13,7 +13,7 @@ import streamlit as st
 # ("cannot import name 'AutoConfig' from 'transformers'"): resolve them here, under the import lock.
 from transformers import AutoConfig, AutoModel, AutoTokenizer  # noqa: F401
 
-from lca.report import explore
+from lca.report import explore, massive
 from lca._validation import InputError
 from lca.store.cache import ActivationCache, default_cache_dir
 from lca.data.corpus import Corpus
@@ -85,6 +85,18 @@ def neuron_column(result: LCAResult, flat: int, n_columns: int) -> int:
         name = neuron_label(flat, result.layer_size, result.n_layers, result.pair, result.site)
         raise InputError(f"neuron {name} {why}")
     return index
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def massive_neurons(rid: str) -> dict[int, massive.MassiveNeuron]:
+    """The run's massive-activation neurons (:func:`lca.report.massive.massive_neurons` on its test activations),
+    by their column in those activations."""
+    result, acts, corpus = load_run(rid), test_activations(rid), load_test_corpus(rid)
+    held = result.activation_keys.get("columns")
+    within = np.arange(acts.shape[1]) if held is None else np.asarray(held)  # site neuron of each column
+    words = [w for sentence in corpus.sentences for w in sentence]
+    flagged = massive.massive_neurons(acts, corpus.sentence_offsets(), within // result.layer_size, words)
+    return {m.column: m for m in flagged}
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -14,7 +14,10 @@ S.intro("Neuron explorer",
         "Pick one neuron and see where it fires: every word coloured by its activation (red positive, blue "
         "negative, white zero, scaled by the neuron's largest value over the test corpus), the words that "
         "activate it most with their tags, and its weight for each tag in the probe. This is the qualitative "
-        "evaluation of Section 4.4 (Figures 3–5 and Table 4).")
+        "evaluation of Section 4.4 (Figures 3–5 and Table 4).\n\n"
+        "A word's activation is taken at its last subword. In an encoder (BERT) it has seen the whole sentence; in a "
+        "decoder (GPT-2, Llama, SmolLM2) only the words before it and itself, so a decoder neuron can only "
+        "encode what the left context already shows.")
 
 rid, result = S.require_run()
 try:
@@ -125,6 +128,21 @@ def reads_as(weight: float, tag: str) -> str:
     return f"a high activation is evidence {'for' if weight > 0 else 'against'} {S.tag_md(tag)}"
 
 
+flags = S.massive_neurons(rid)  # column -> MassiveNeuron: a few words dominate it (decoders' first word)
+held = result.activation_keys.get("columns")  # with --layers or --screen the columns hold only those neurons
+flat_of = {c: int(c if held is None else held[c]) for c in flags}
+if flags:
+    with st.expander(f"Massive activations: {len(flags)} neurons fire orders of magnitude above their usual "
+                     "value on a few words", icon=":material/bolt:"):
+        st.dataframe(pd.DataFrame([{
+            "neuron": name(flat_of[m.column]), "rank": rank_of[flat_of[m.column]] + 1, "peak": round(m.peak, 1),
+            "× typical": round(m.ratio), "on": f"{m.n_peak_words} words, {100 * m.first_word_share:.0f} % first in "
+            f"their sentence" if m.kind == "first word" else ", ".join(m.words)} for m in flags.values()]),
+            hide_index=True, width="stretch")
+        st.caption("Decoder LLMs put huge values on the first word of every sentence (the 'attention sink') or on "
+                   "delimiters: such a neuron tells where a word sits more than what it is. Each one's heatmap is "
+                   "coloured by its largest activation elsewhere.")
+
 st.subheader("Pick a neuron")
 c1, c2, c3 = st.columns([1, 1, 1])
 c1.number_input(f"By rank (1 = most salient of {D:,})", 1, D, key="nx_rank", on_change=on_rank)
@@ -166,12 +184,17 @@ try:
 except InputError as err:
     st.info(str(err))
     st.stop()
-scale = explore.neuron_scale(acts, column)
+flag = flags.get(column)
+scale = flag.rest if flag is not None and flag.rest > 0 else explore.neuron_scale(acts, column)
 weights_row = result.weights[neuron] if result.weights is not None else None
 picked = picked_by(neuron)
 in_minimal = neuron in set(result.minimal.get("neurons", []))
 st.markdown(f"### Neuron {name(neuron)} · rank {rank_of[neuron] + 1:,} of {D:,}"
             + (" · in the minimal set" if in_minimal else ""))
+if flag is not None:
+    where = "the first word of its sentence" if flag.kind == "first word" else ", ".join(f"'{w}'" for w in flag.words)
+    st.warning(f"Massive activation: up to {flag.peak:,.0f} ({flag.ratio:,.0f}× its typical value) on "
+               f"{flag.n_peak_words} words, mostly {where}.", icon=":material/bolt:")
 if result.pair:
     st.caption("Pair task: the probe sees head and dependent words side by side; over running text the neuron is "
                "shown on every word, and a word's tag is the relation to its head.")
@@ -250,7 +273,9 @@ else:
     else:
         st.info("Type some words above.")
 st.caption(f"Colour = activation ÷ {scale:.4g} (the neuron's largest absolute activation over the "
-           f"{corpus.n_words:,}-word test corpus), clipped to [-1, 1]; hover a word for the exact value"
+           f"{corpus.n_words:,}-word test corpus" + (f", leaving out its {flag.n_peak_words} massive words"
+                                                   if flag is not None else "") +
+           "), clipped to [-1, 1]; hover a word for the exact value"
            + (" and its tag." if view != "text" else "."))
 
 # ---- top words, distribution, weights -----------------------------------------------------------------------
