@@ -1,4 +1,5 @@
-"""A local Ray for tests (num_cpus=2, no dashboard) that must leave no process behind, and /proc helpers."""
+"""A local Ray for tests (num_cpus=2, no dashboard; num_gpus declares GPUs a CPU machine pretends to have) that
+must leave no process behind, and /proc helpers."""
 from __future__ import annotations
 
 import os
@@ -30,7 +31,7 @@ def wait_gone(pids, seconds: float = 20.0) -> set[int]:
 
 
 @contextmanager
-def local_ray(num_cpus: int = 2):
+def local_ray(num_cpus: int = 2, num_gpus: int = 0):
     """``ray`` initialised locally; yields a function to call while tasks run (it notes Ray's processes,
     this process's descendants), and after ``ray.shutdown()`` fails if any of them is still running.
     Descendants from before ``ray.init`` (multiprocessing's resource tracker, started by an earlier
@@ -38,7 +39,7 @@ def local_ray(num_cpus: int = 2):
     import ray
 
     before = descendants(os.getpid())
-    ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     started = set()
 
     def note(*_):

@@ -9,6 +9,13 @@ from lca._validation import InputError
 from lca.store.cache import ActivationCache
 from lca.scale.distributed import extract_distributed, extract_shard, shard_bounds, verify_shards
 from lca.models.extract import plan_extraction
+from lca.models.sites import site_layout
+from lca.runs.inputs import ModelKey
+
+
+def _model(loaded):
+    """What a coordinator that loaded no model knows of it: its cache key and its hidden site's layout."""
+    return ModelKey.of(loaded), site_layout(loaded, "hidden")
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +60,12 @@ def test_two_ray_workers_write_the_single_worker_array_bit_for_bit(model_and_cor
             return done
 
         cache = ActivationCache(tmp_path / "two")
-        split, split_key, split_hit = extract_distributed(loaded, corpus, "last", cache, 2, map_shards)
+        split, split_key, split_hit = extract_distributed(*_model(loaded), corpus, "last", cache, 2, map_shards)
     assert split_key == key and not split_hit
     assert len(shares) == 2 and all(n > 0 for n in shares) and sum(shares) == corpus.n_words
     assert split.dtype == np.float16 and split.shape == single.shape
     assert np.array_equal(np.asarray(split).view(np.uint16), np.asarray(single).view(np.uint16))
-    again, _, hit = extract_distributed(loaded, corpus, "last", cache, 2, None)  # registered: served, digest checked
+    again, _, hit = extract_distributed(*_model(loaded), corpus, "last", cache, 2, None)  # registered: served, digest checked
     assert hit and np.array_equal(np.asarray(again), np.asarray(split))
     assert sorted(p.name for p in cache.directory.glob("*.npy")) == [f"{key}.npy"]  # no partial file left
 
@@ -75,7 +82,7 @@ def test_a_shard_that_does_not_read_back_is_refused_and_nothing_is_registered(mo
         return done
 
     with pytest.raises(InputError, match=r"shards \[1\] do not read back as written"):
-        extract_distributed(loaded, corpus, "last", cache, 2, tampering)
+        extract_distributed(*_model(loaded), corpus, "last", cache, 2, tampering)
     assert not list(cache.directory.glob("*.npy"))
 
     def dropping(jobs):  # a shard that lost its rows
@@ -84,7 +91,30 @@ def test_a_shard_that_does_not_read_back_is_refused_and_nothing_is_registered(mo
         return done
 
     with pytest.raises(InputError, match=r"wrote \d+ distinct rows of \d+"):
-        extract_distributed(loaded, corpus, "last", cache, 2, dropping)
+        extract_distributed(*_model(loaded), corpus, "last", cache, 2, dropping)
+    assert not list(cache.directory.glob("*.npy"))
+
+
+def test_shards_of_some_layers_write_what_a_layers_run_reads(model_and_corpus, tmp_path):
+    from lca.runs.inputs import held_columns
+    from lca.runs.pipeline import corpus_activations
+    from lca.runs.result import RunConfig
+
+    loaded, corpus = model_and_corpus
+    model, layout = _model(loaded)
+    columns = held_columns(RunConfig(layers=(5, 6)), layout)
+    single, key, _ = corpus_activations(loaded, corpus, "average", ActivationCache(tmp_path / "one"), columns=columns)
+    split, split_key, _ = extract_distributed(model, layout, corpus, "average", ActivationCache(tmp_path / "two"), 2,
+                                              lambda jobs: [extract_shard(loaded, *job) for job in jobs], columns)
+    assert split_key == key and split.shape == (corpus.n_words, 2 * loaded.layer_size)
+    assert np.array_equal(np.asarray(split).view(np.uint16), np.asarray(single).view(np.uint16))
+
+    def elsewhere(jobs):  # a worker whose model ran in another precision than the key says
+        return [{**extract_shard(loaded, *job), "compute": "bfloat16"} for job in jobs]
+
+    cache = ActivationCache(tmp_path / "three")
+    with pytest.raises(InputError, match=r"shards ran .* in \['bfloat16'\], the entry is keyed float32"):
+        extract_distributed(model, layout, corpus, "average", cache, 2, elsewhere, columns)
     assert not list(cache.directory.glob("*.npy"))
 
 

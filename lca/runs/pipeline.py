@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import time
 import warnings
@@ -13,7 +12,7 @@ import numpy as np
 
 from .._validation import InputError
 from ..method.ablate import CURVE_FRACTIONS, ablation_curve, mean_sd, retrain_accuracy
-from ..store.cache import ActivationCache, activation_key, model_identity
+from ..store.cache import ActivationCache
 from ..data.corpus import Corpus, Examples, control_labels, task_examples
 from ..models.extract import extract_activations
 from ..models.loading import LoadedModel, load_model
@@ -23,28 +22,17 @@ from .memory import preflight
 from ..method.probe import accuracy
 from ..method.probeless import probeless_ranking
 from ..method.rank import bottom_ranking, lca_ranking, random_rankings, tag_neurons, weight_magnitude_ranking
+from .inputs import ModelKey, corpus_key, held_columns, layer_columns
 from .result import LCAResult, RunConfig
 from .seeds import aggregate_seeds
 from ..method.screen import screen_neurons
 from ..method.select import minimal_subset
 from ..models.sites import SiteLayout, site_layout
 
-__all__ = ["run_lca", "corpus_activations", "corpus_key", "STAGES"]
+__all__ = ["run_lca", "corpus_activations", "STAGES"]
 
 STAGES = ("load", "extract", "grid", "minimal", "ablation", "probeless", "retrain", "selectivity")
 Progress = Callable[[str, float], None]
-
-
-def corpus_key(loaded: LoadedModel, corpus: Corpus, aggregation: str, site: str = "hidden",
-               columns: np.ndarray | None = None) -> tuple[str, dict]:
-    """``(cache key, meta)`` of a corpus's activations under ``loaded`` (:func:`lca.store.cache.activation_key`)."""
-    identity = model_identity(loaded.name, loaded.path, loaded.revision,
-                              getattr(loaded.model.config, "_commit_hash", None))
-    compute = str(loaded.dtype).removeprefix("torch.")
-    held = "all" if columns is None else "columns:" + hashlib.sha256(np.asarray(columns, np.int64)).hexdigest()
-    key = activation_key(identity, corpus.content_hash(), aggregation, layers=held, compute=compute, site=site)
-    return key, {"model": loaded.name, "corpus": corpus.name, "aggregation": aggregation, "compute": compute,
-                 "site": site}
 
 
 def corpus_activations(loaded: LoadedModel, corpus: Corpus, aggregation: str = "last",
@@ -57,7 +45,7 @@ def corpus_activations(loaded: LoadedModel, corpus: Corpus, aggregation: str = "
     only those, in that order (a screened run).
     """
     cache = cache or ActivationCache()
-    key, meta = corpus_key(loaded, corpus, aggregation, site, columns)
+    key, meta = corpus_key(ModelKey.of(loaded), corpus, aggregation, site, columns)
     width = site_layout(loaded, site).n_neurons if columns is None else len(columns)
     array, hit = cache.get_or_compute(
         key, (corpus.n_words, width),
@@ -126,11 +114,7 @@ def _layer_columns(layers, layout: SiteLayout, name: str, pair: bool,
     pair tasks; None for every neuron."""
     if held is None and layers is None:
         return None
-    bad = [layer for layer in layers or () if layer >= layout.n_layers]
-    if bad:
-        raise InputError(f"layers {bad} do not exist: {name} has {layout.describe()}")
-    one = held if held is not None else np.concatenate(
-        [np.arange(layer * layout.layer_size, (layer + 1) * layout.layer_size) for layer in layers])
+    one = held if held is not None else layer_columns(layers, layout, name)
     return np.concatenate([one, one + layout.n_neurons]) if pair else one
 
 
@@ -186,9 +170,8 @@ def _run_once(train: Corpus, test: Corpus, config: RunConfig, loaded: LoadedMode
                                     config.screen, _layer_columns(config.layers, layout, loaded.name, False)
                                     if config.layers else np.arange(layout.n_neurons), layout.layer_size,
                                     config.aggregation, config.site, lambda done, total: report(share * done / total))
-        held = None if screen is None else screen.columns
-        if held is None and config.layers is not None:  # read only the chosen layers: disk and memory scale with them
-            held = _layer_columns(config.layers, layout, loaded.name, False)
+        # the screen's columns, or the chosen layers' (disk and memory scale with them); None: every neuron
+        held = held_columns(config, layout, None if screen is None else screen.columns, loaded.name)
         n_total = train.n_words + test.n_words
         acts_train, key_train, hit_train = corpus_activations(
             loaded, train, config.aggregation, cache,

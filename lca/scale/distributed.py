@@ -35,12 +35,12 @@ from .._validation import InputError
 from ..store.cache import ActivationCache, as_stored
 from ..data.corpus import Corpus
 from ..models.extract import LoadedModel, plan_extraction, run_batch
-from ..runs.pipeline import corpus_key
-from ..models.sites import site_layout
+from ..models.sites import SiteLayout
+from ..runs.inputs import ModelKey, corpus_key
 
 __all__ = ["shard_bounds", "extract_shard", "verify_shards", "extract_distributed"]
 
-# Runs shard jobs ``(sentences, aggregation, path, shard, n_shards, site)`` and returns what each
+# Runs shard jobs ``(sentences, aggregation, path, shard, n_shards, site, columns)`` and returns what each
 # extract_shard(loaded, *job) returned: Ray tasks in a sweep, a plain loop in a test.
 MapShards = Callable[[list], list]
 
@@ -84,11 +84,10 @@ def _write_rows(handle, offset: int, rows: np.ndarray, block: np.ndarray) -> Non
 
 
 def extract_shard(loaded: LoadedModel, sentences: Sequence[Sequence[str]], aggregation: str, path: str,
-                  shard: int, n_shards: int, site: str = "hidden") -> dict:
-    """Run shard ``shard`` of ``n_shards`` into the ``.npy`` file at ``path``: ``{shard, rows, digest}``."""
-    import torch
-
-    batches, layer_units = plan_extraction(loaded, sentences, site)
+                  shard: int, n_shards: int, site: str = "hidden", columns: np.ndarray | None = None) -> dict:
+    """Run shard ``shard`` of ``n_shards`` into the ``.npy`` file at ``path`` (of the site's ``columns``, or all):
+    ``{shard, rows, digest, compute}``, ``compute`` the precision the model ran in."""
+    batches, layer_units = plan_extraction(loaded, sentences, site, columns)
     batches = list(batches)
     start, end = shard_bounds([_cost(b) for b in batches], n_shards)[shard]
     header = np.load(path, mmap_mode="r")
@@ -103,7 +102,8 @@ def extract_shard(loaded: LoadedModel, sentences: Sequence[Sequence[str]], aggre
             written.append(rows)
         os.fsync(handle.fileno())
     rows = np.sort(np.concatenate(written)) if written else np.empty(0, dtype=np.int64)
-    return {"shard": shard, "rows": rows, "digest": _rows_digest(np.load(path, mmap_mode="r"), rows)}
+    return {"shard": shard, "rows": rows, "digest": _rows_digest(np.load(path, mmap_mode="r"), rows),
+            "compute": str(loaded.dtype).removeprefix("torch.")}
 
 
 def verify_shards(path: str, shards: list[dict], n_words: int) -> None:
@@ -119,23 +119,32 @@ def verify_shards(path: str, shards: list[dict], n_words: int) -> None:
                          "write on the shared filesystem?); nothing was registered")
 
 
-def extract_distributed(loaded: LoadedModel, corpus: Corpus, aggregation: str, cache: ActivationCache,
-                        n_workers: int, map_shards: MapShards, site: str = "hidden") -> tuple[np.ndarray, str, bool]:
+def extract_distributed(model: ModelKey, layout: SiteLayout, corpus: Corpus, aggregation: str, cache: ActivationCache,
+                        n_workers: int, map_shards: MapShards,
+                        columns: np.ndarray | None = None) -> tuple[np.ndarray, str, bool]:
     """``(activations, key, was_cached)`` as :func:`lca.runs.pipeline.corpus_activations`, extracted in
     ``n_workers`` shards by ``map_shards(jobs)``.
 
-    ``map_shards`` runs each job ``(sentences, aggregation, path, shard, n_shards, site)`` as
-    ``extract_shard(its own loaded model, *job)``, possibly on other machines that see ``path``.
+    ``model`` and ``layout`` (the site's) describe the model the shards load; the caller need not load it
+    (a sweep's coordinator does not).  ``map_shards`` runs each job ``(sentences, aggregation, path, shard,
+    n_shards, site, columns)`` as ``extract_shard(its own loaded model, *job)``, possibly on other machines
+    that see ``path``; a shard whose model ran in another precision than ``model.compute`` is refused.
     """
-    key, meta = corpus_key(loaded, corpus, aggregation, site)
+    key, meta = corpus_key(model, corpus, aggregation, layout.site, columns)
 
     def fill(out: np.ndarray) -> None:
         out.flush()  # the header and the file's full size are on disk before any worker opens it
-        jobs = [(corpus.sentences, aggregation, str(out.filename), k, n_workers, site) for k in range(n_workers)]
-        verify_shards(str(out.filename), map_shards(jobs), corpus.n_words)
+        jobs = [(corpus.sentences, aggregation, str(out.filename), k, n_workers, layout.site, columns)
+                for k in range(n_workers)]
+        shards = map_shards(jobs)
+        other = sorted({s["compute"] for s in shards} - {model.compute})
+        if other:
+            raise InputError(f"distributed extraction of {corpus.name}: shards ran {model.name} in {other}, the entry "
+                             f"is keyed {model.compute} (workers of mixed GPUs?); nothing was registered")
+        verify_shards(str(out.filename), shards, corpus.n_words)
 
     meta = {**meta, "workers": n_workers}
-    width = site_layout(loaded, site).n_neurons
+    width = layout.n_neurons if columns is None else len(columns)
     # Under the cache's per-key lock: a sweep and an `lca run` (or two sweeps) extract a key once.
     array, hit = cache.get_or_compute(key, (corpus.n_words, width), fill, meta)
     return array, key, hit

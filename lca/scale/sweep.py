@@ -6,11 +6,14 @@ Without an address a local Ray sized to the machine is started (and stopped afte
 
 * Idempotent: a run's folder is ``OUT/runs/<run id>`` (:func:`lca.runs.store.run_id`: the config and both
   corpora).  A run whose folder holds a result of the same config with the activation keys the
-  model and corpus have now is skipped, so a killed sweep resumes where it stopped.
-* Shared activations: every (model, corpus, aggregation, device, site) is extracted once, by one
-  task (split over ``extract_workers`` workers, :mod:`lca.scale.distributed`), into the cache at the
-  spec's ``cache_dir``; the runs that need it take its object reference as an argument, so Ray
-  starts them only once it is there.
+  model and corpus have now is skipped, so a killed sweep resumes where it stopped.  The keys are
+  the run's own (:mod:`lca.runs.inputs`), so runs with ``layers``, ``screen`` or a bfloat16 model are
+  skipped too.
+* Shared activations: every matrix the runs read (model, corpus, aggregation, device, site, the
+  layers' columns) is extracted once, by one task (split over ``extract_workers`` workers, whose
+  coordinator reserves nothing: :mod:`lca.scale.distributed`), into the cache at the spec's
+  ``cache_dir``; the runs that need it take its object reference as an argument, so Ray starts them
+  only once it is there.  A screened run extracts its own columns, known once its screen has run.
 * A failed run is reported with its error; the others go on.  Results: ``OUT/sweep.csv`` and
   ``OUT/sweep.json``, rewritten as each run ends; the app's Compare page opens ``OUT``.
 
@@ -66,7 +69,7 @@ def spec_corpora(spec: SweepSpec, name: str):
 
 
 def _model_facts(config: RunConfig, memo: dict) -> dict:
-    """``{identity, shape}`` from the model's config and files, without loading its weights."""
+    """``{name, identity, shape, config}`` from the model's config and files, without loading its weights."""
     key = (config.model, config.revision)
     if key not in memo:
         from transformers import AutoConfig
@@ -86,23 +89,43 @@ def _model_facts(config: RunConfig, memo: dict) -> dict:
             shape = shape_of_config(mc)
         except Exception:  # noqa: BLE001 - an unusual config: the run asks for the default memory
             shape = None
-        memo[key] = {"identity": model_identity(name, path, config.revision, getattr(mc, "_commit_hash", None)),
-                     "shape": shape}
+        memo[key] = {"name": name, "identity": model_identity(name, path, config.revision,
+                                                              getattr(mc, "_commit_hash", None)),
+                     "shape": shape, "config": mc}
     return memo[key]
 
 
-def _key_candidates(config: RunConfig, corpus, facts: dict) -> set[str]:
-    """The activation keys a run of ``config`` on ``corpus`` may have now (device auto: either precision)."""
-    from ..store.cache import activation_key
-
-    computes = {"cpu": ("float32",), "cuda": ("float16",)}.get(config.device, ("float32", "float16"))
-    site = config.site
-    return {activation_key(facts["identity"], corpus.content_hash(), config.aggregation, compute=c, site=site)
-            for c in computes}
+_UNKNOWN = "unknown"  # columns the driver cannot know before the run: a screen's, or layers it cannot place
 
 
-def finished_result(run_dir: Path, config: RunConfig, train_keys: set, test_keys: set):
-    """The run's saved result when it is finished with this config and these activations, else None."""
+def _planned_columns(config: RunConfig, facts: dict):
+    """What the run's matrices will hold (:func:`lca.runs.inputs.held_columns`: None for every neuron), or
+    :data:`_UNKNOWN`; then the run extracts what it reads itself."""
+    from ..runs.inputs import held_columns
+
+    if config.screen is not None or (config.layers is not None and facts["shape"] is None):
+        return _UNKNOWN
+    try:
+        return held_columns(config, facts["shape"].layout(config.site) if facts["shape"] else None)
+    except InputError:  # layers the model lacks: the run fails with that message
+        return _UNKNOWN
+
+
+def _key_candidates(config: RunConfig, corpus, facts: dict, columns) -> set[str]:
+    """The activation keys a run of ``config`` on ``corpus`` holding ``columns`` may read now: one per precision
+    the model may run in where the run lands (:func:`lca.models.loading.compute_dtypes`)."""
+    from ..models.loading import compute_dtypes
+    from ..runs.inputs import ModelKey, corpus_key
+
+    return {corpus_key(ModelKey(facts["name"], facts["identity"], compute), corpus, config.aggregation, config.site,
+                       columns)[0] for compute in compute_dtypes(facts["config"], config.device)}
+
+
+def finished_result(run_dir: Path, config: RunConfig, train, test, facts: dict):
+    """The run's saved result when it is finished with this config and the activations the model and corpora
+    have now (keyed with the columns the result says its matrices hold: its layers' or its screen's), else None."""
+    import numpy as np
+
     from ..runs.result import load_result
 
     if not (run_dir / "result.json").is_file():
@@ -113,7 +136,10 @@ def finished_result(run_dir: Path, config: RunConfig, train_keys: set, test_keys
     except (InputError, TypeError, ValueError):
         return None
     keys = result.activation_keys
-    return result if same and keys.get("train") in train_keys and keys.get("test") in test_keys else None
+    held = None if keys.get("columns") is None else np.asarray(keys["columns"], dtype=np.int64)
+    read = all(keys.get(part) in _key_candidates(config, corpus, facts, held)
+               for part, corpus in (("train", train), ("test", test)))
+    return result if same and read else None
 
 
 def _save(result, run_dir: Path) -> None:
@@ -166,8 +192,7 @@ def run_sweep(spec: SweepSpec, out=None, address: str | None = None, num_cpus: i
             raise InputError(f"{spec.source}: runs {seen[rid]!r} and {run.label!r} are the same run (same settings "
                              "and data); drop one with [[exclude]]")
         seen[rid] = run.label
-        done = finished_result(out / "runs" / rid, run.config, _key_candidates(run.config, train, facts),
-                               _key_candidates(run.config, test, facts))
+        done = finished_result(out / "runs" / rid, run.config, train, test, facts)
         rows[rid] = sweep_row(run, rid, "skipped", done) if done is not None else None
         plan.append((run, rid, train, test, facts))
     (out / "runs").mkdir(parents=True, exist_ok=True)  # only once the spec, data and models are known good
@@ -218,20 +243,26 @@ def _submit_and_wait(spec, todo, cache_dir, rows, status, labels, out, show, sta
     present = {e["key"] for e in ActivationCache(cache_dir).entries() if e.get("present")}
     corpus_refs, extract_refs, pending = {}, {}, {}
     for run, rid, train, test, facts in todo:
-        unit = tuple((f, getattr(run.config, f)) for f in _EXTRACT_FIELDS)
-        config = run.config.to_dict()
+        config, columns = run.config.to_dict(), _planned_columns(run.config, facts)
         deps = []
         for corpus in (train, test):
             digest = corpus.content_hash()
             if digest not in corpus_refs:
                 corpus_refs[digest] = ray.put(corpus)
-            if _key_candidates(run.config, corpus, facts) & present:
+            if columns is _UNKNOWN:
+                continue  # the run extracts what it reads
+            keys = _key_candidates(run.config, corpus, facts, columns)
+            if keys & present:
                 continue  # in the cache already (its digest is checked when the run reads it)
-            if (unit, digest) not in extract_refs:  # each (model, corpus) once across the sweep
+            unit = (tuple(getattr(run.config, f) for f in _EXTRACT_FIELDS), frozenset(keys))
+            if unit not in extract_refs:  # each (model, corpus, columns) once across the sweep
                 opts = _options(spec, run.config, corpus.n_words, facts, node_memory, has_gpu)
-                extract_refs[unit, digest] = ray.remote(extract_task).options(**opts, name="lca-extract").remote(
+                # A coordinator of several workers waits on their shards: it reserves nothing, or on a
+                # one-GPU cluster it would hold the GPU its shards wait for.
+                own = opts if spec.extract_workers == 1 else {"num_cpus": 0, "num_gpus": 0, "memory": 0}
+                extract_refs[unit] = ray.remote(extract_task).options(**own, name="lca-extract").remote(
                     config, corpus_refs[digest], cache_dir, spec.extract_workers, opts)
-            deps.append(extract_refs[unit, digest])
+            deps.append(extract_refs[unit])
         n_tags = len(set(task_examples(train, run.config.task).labels))
         opts = _options(spec, run.config, train.n_words + test.n_words, facts, node_memory, has_gpu, n_tags)
         ref = ray.remote(run_task).options(**opts, name=f"lca-run {run.label}").remote(
