@@ -241,7 +241,8 @@ def _add_finetune(sub) -> None:
                         epilog="examples:\n"
                                "  python -m lca finetune --out polarity-model      # then: lca run --model polarity-model\n"
                                "  python -m lca finetune --random-init --out random-model")
-    ft.add_argument("--model", default=DEFAULT_MODEL, help="Hugging Face id or local path (default: bundled)")
+    ft.add_argument("--model", default=DEFAULT_MODEL,
+                    help="Hugging Face id, local folder, GGUF file or installed name (default: bundled)")
     ft.add_argument("--data", default="sentence-polarity",
                     help="'sentence-polarity' (from $LCA_DATA_DIR or ../shared/data) or a file of label<TAB>sentence lines")
     ft.add_argument("--out", required=True, help="output folder (the model)")
