@@ -23,7 +23,7 @@ from .method.select import minimal_subset
 from .runs.memory import MemoryPlan, plan_run
 from .runs.pipeline import STAGES, corpus_activations, run_lca
 from .runs.result import LCAResult, RunConfig, load_result, save_result
-from .report import explore, viz  # modules: neuron exploration, plotly figures
+from .report import explore, massive, viz  # modules: neuron exploration, massive activations, plotly figures
 from .causal.intervene import extract_silenced, silenced  # causal check: silence neurons in the model
 from .causal.run import InterventionResult, run_intervention
 
@@ -35,7 +35,7 @@ __all__ = [
     "flat_to_layer_unit", "layer_unit_to_flat", "neuron_label", "parse_neuron", "STAGES",
     "corpus_activations", "run_lca", "ElasticNetProbe", "ProbeWeights", "accuracy", "predict", "train_probes",
     "probeless_ranking", "lca_ranking", "random_ranking", "tag_neurons", "weight_magnitude_ranking", "LCAResult",
-    "RunConfig", "load_result", "save_result", "minimal_subset", "explore", "viz", "__version__",
+    "RunConfig", "load_result", "save_result", "minimal_subset", "explore", "massive", "viz", "__version__",
     "SITES", "SiteLayout", "site_layout", "MemoryPlan", "plan_run", "screen_neurons",
     "silenced", "extract_silenced", "InterventionResult", "run_intervention",
 ]
