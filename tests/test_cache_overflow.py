@@ -71,12 +71,14 @@ def test_massive_activations_survive_extraction_and_the_cache(massive, tmp_path)
 
 
 def test_distributed_extraction_widens_too(massive, tmp_path):
+    from lca.models.sites import site_layout
+    from lca.runs.inputs import ModelKey
     from lca.runs.pipeline import corpus_activations
     from lca.scale.distributed import extract_distributed, extract_shard
 
     single, key, _ = corpus_activations(massive, CORPUS, cache=ActivationCache(tmp_path / "one"))
     split, split_key, hit = extract_distributed(
-        massive, CORPUS, "last", ActivationCache(tmp_path / "two"), 2,
+        ModelKey.of(massive), site_layout(massive, "hidden"), CORPUS, "last", ActivationCache(tmp_path / "two"), 2,
         lambda jobs: [extract_shard(massive, *job) for job in jobs])
     assert split_key == key and not hit and split.dtype == np.float32 and np.array_equal(split, single)
 
