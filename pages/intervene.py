@@ -54,7 +54,8 @@ st.caption(f"{set_name}: {len(neurons)} neurons, {len(below)} of them below the 
            "whose effect on it is measured.")
 
 
-# cached here: the page's own computations (models and run data come from lca_app)
+# cached here: the page's own computations (models and run data come from lca_app).  One probe and one read of
+# the training activations serve the typed text and the corpus measurement.
 @st.cache_data(show_spinner=False, max_entries=4)
 def _probe_and_means(rid: str, layer: int):
     loaded = S.get_model(cfg.model, cfg.device, cfg.revision)
@@ -118,9 +119,8 @@ key = (rid, spec, mode, int(draws), int(heat), int(n_sent))
 if st.button("Measure on the corpus", key="iv_run", type="primary"):
     bar = st.progress(0.0, text="Silencing…")
     try:
-        flow = information_flow(loaded, result, S.load_train_corpus(rid), evaluation,
-                                corpus_activations(loaded, S.load_train_corpus(rid), cfg.aggregation)[0],
-                                {set_name: neurons}, mode, means, read_layer, int(draws), int(heat), seed=0,
+        flow = information_flow(loaded, result, evaluation, probe, {set_name: neurons}, mode, means, read_layer,
+                                int(draws), int(heat), seed=0,
                                 progress=lambda stage, f: bar.progress(min(1.0, f), text=f"{stage}…"))
         state["iv_result"] = (key, flow.to_dict())
     except InputError as err:

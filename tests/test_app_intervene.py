@@ -29,7 +29,20 @@ def test_typed_text_clean_and_silenced_tags(tiny_run):
     assert "words** change tag" in texts(at) and "without a pretrained language-model head" in texts(at)
 
 
-def test_silence_a_tag_and_measure_the_corpus(tiny_run):
+def test_silence_a_tag_and_measure_the_corpus(tiny_run, monkeypatch):
+    import lca.causal.effects as effects
+    import lca.runs.pipeline as pipeline
+
+    calls = {"probes": 0, "activations": 0}
+
+    def counted(name, fn):
+        def call(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(effects, "train_probes", counted("probes", effects.train_probes))
+    monkeypatch.setattr(pipeline, "corpus_activations", counted("activations", pipeline.corpus_activations))
     token, rid, result = tiny_run
     at = open_app(token, rid, PAGE)
     at.radio(key="iv_what").set_value("a tag's neurons").run()
@@ -45,6 +58,8 @@ def test_silence_a_tag_and_measure_the_corpus(tiny_run):
     assert figs[0].data[0].type == "bar" and any(f.data[0].type == "heatmap" for f in figs)
     at.radio(key="iv_mode").set_value("mean").run()  # other settings: the last result stays, marked as such
     assert "made with other settings" in texts(at) and not at.exception
+    # One probe and one read of the training activations serve the typed text and the corpus measurement.
+    assert calls == {"probes": 1, "activations": 1}
 
 
 def test_bad_neuron_is_a_readable_error(tiny_run):

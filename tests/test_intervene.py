@@ -112,15 +112,17 @@ def test_parse_neuron_set_errors(tiny_run, spec, message):
         parse_neuron_set(spec, tiny_run[2])
 
 
-def _flow(tiny_bert, result, sets, **kw):
+def _flow(tiny_bert, result, sets, min_steps=None, read_layer=None, **kw):
     from lca.store.cache import ActivationCache
-    from lca.causal.effects import information_flow
+    from lca.causal.effects import clean_layer_probe, information_flow, read_layer_of
     from lca.runs.pipeline import corpus_activations
 
     loaded = load_model(tiny_bert, "cpu")
     train, test = app_corpus(40, seed=1, name="tiny/train"), app_corpus(12, seed=2, name="tiny/test")
     acts, _, _ = corpus_activations(loaded, train, "last", ActivationCache())
-    return information_flow(loaded, result, train, test, acts, sets, **kw)
+    layer = read_layer_of(result, read_layer)
+    probe = clean_layer_probe(acts, train, result, layer, min_steps)
+    return information_flow(loaded, result, test, probe, sets, read_layer=layer, **kw)
 
 
 def test_information_flow_compares_top_random_bottom(tiny_run, tiny_bert):
@@ -141,6 +143,20 @@ def test_information_flow_compares_top_random_bottom(tiny_run, tiny_bert):
     heat = flow.heatmap
     assert len(heat["tags"]) == len(heat["own"]) == len(heat["random"]) <= 3
     json.dumps(flow.to_dict())
+
+
+def test_the_condition_plan_is_built_in_one_place():
+    # Information flow, the LM check and the classifier check compare a set with the same random and bottom
+    # sets: they take lca.causal.intervene.condition_plan, and no other module draws them.
+    import ast
+
+    import lca.causal
+
+    drawers = {path.name for path in Path(lca.causal.__file__).parent.glob("*.py")
+               for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+               if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None))
+               in ("matched_random", "matched_bottom")}
+    assert drawers == {"intervene.py"}
 
 
 def test_information_flow_rejects_a_bad_read_layer(tiny_run, tiny_bert):

@@ -20,7 +20,7 @@ import torch
 from .._validation import InputError
 from ..method.ablate import mean_sd
 from ..models.loading import LoadedModel, with_pad_token
-from .intervene import matched_bottom, matched_random, silence
+from .intervene import condition_plan, silence
 
 __all__ = ["Classifier", "load_classifier", "classifier_predictions", "classifier_effects"]
 
@@ -109,21 +109,15 @@ def classifier_effects(loaded: LoadedModel, clf: Classifier, result, sets: dict,
                        draws: int = 5, seed: int = 0, max_stack: int = 8, progress=None) -> dict:
     """Held-out accuracy clean and with each of ``sets`` silenced, against layer-matched random draws
     (mean ± sd) and bottom neurons.  Returns a JSON-ready dict."""
-    S, L = result.layer_size, result.n_layers
-    conditions, plan = [np.zeros(0, np.int64)], []
-    for name, neurons in sets.items():
-        chosen = np.sort(np.asarray(neurons, dtype=np.int64))
-        group = [chosen, *matched_random(chosen, S, L, draws, seed), matched_bottom(chosen, result.ranking, S, L)]
-        plan.append((name, len(chosen), len(conditions), len(group)))
-        conditions += group
-    guesses = classifier_predictions(loaded, clf, conditions, means if mode == "mean" else None, max_stack, progress)
-    acc = (guesses == clf.labels).mean(axis=1)
+    plan = condition_plan(sets, result, draws, seed)
+    guesses = classifier_predictions(loaded, clf, plan.conditions, means if mode == "mean" else None, max_stack,
+                                     progress)
+    acc = [float(a) for a in (guesses == clf.labels).mean(axis=1)]
     majority = float(np.bincount(clf.labels, minlength=len(clf.classes)).max() / max(len(clf.labels), 1))
     out = {"data": clf.data, "classes": list(clf.classes), "n_sentences": len(clf.texts),
-           "finetune_dev_accuracy": clf.dev_accuracy, "held_out_majority": majority, "clean": float(acc[0]), "sets": []}
-    for name, n, at, size in plan:
-        randoms = [float(a) for a in acc[at + 1:at + size - 1]]
+           "finetune_dev_accuracy": clf.dev_accuracy, "held_out_majority": majority, "clean": acc[0], "sets": []}
+    for name, chosen, top, randoms, bottom in plan.set_scores(acc):
         mean, sd = mean_sd(randoms)
-        out["sets"].append({"name": name, "n_neurons": n, "top": float(acc[at]), "bottom": float(acc[at + size - 1]),
+        out["sets"].append({"name": name, "n_neurons": len(chosen), "top": top, "bottom": bottom,
                             "random": {"accuracy": mean, "sd": sd, "draws": randoms}})
     return out

@@ -23,10 +23,11 @@ from .._validation import InputError
 from ..method.ablate import mean_sd
 from ..data.corpus import Corpus, task_examples
 from ..method.features import Features
-from .intervene import below_layer, extract_silenced, matched_bottom, matched_random
+from .intervene import below_layer, condition_plan, extract_silenced
 from ..method.probe import ProbeWeights, predict, train_probes
 
-__all__ = ["Effect", "SetComparison", "FlowResult", "clean_layer_probe", "information_flow", "typed_tags"]
+__all__ = ["Effect", "SetComparison", "FlowResult", "read_layer_of", "clean_layer_probe", "information_flow",
+           "typed_tags"]
 
 Progress = Callable[[str, float], None]
 
@@ -142,56 +143,48 @@ def _heatmap_tags(result, counts: dict, read_layer: int, n_tags: int) -> list[st
     return sorted(usable, key=lambda t: -counts[t])[:n_tags]
 
 
-def information_flow(loaded, result, train: Corpus, test: Corpus, train_acts: np.ndarray, sets: dict,
-                     mode: str = "zero", means: np.ndarray | None = None, read_layer: int | None = None,
-                     draws: int = 5, heatmap_tags: int = 10, min_steps: int | None = None, seed: int = 0,
-                     max_stack: int = 8, progress: Progress | None = None) -> FlowResult:
-    """Silence each of ``sets`` ({name: flat ids}) below ``read_layer`` and decode the task there.
-
-    ``train_acts`` are the clean activations of ``train`` (e.g. from the cache); ``means`` the
-    replacement values of mode ``mean``.  Returns a :class:`FlowResult`.
-    """
-    S, L = result.layer_size, result.n_layers
+def read_layer_of(result, read_layer: int | None = None) -> int:
+    """The layer the task is decoded from: ``read_layer``, default the top one; it must have layers below it."""
+    L = result.n_layers
     read_layer = L - 1 if read_layer is None else int(read_layer)
     if not 1 <= read_layer < L:
         raise InputError(f"read layer must be in [1, {L - 1}] (a layer with layers below it); got {read_layer}")
+    return read_layer
+
+
+def information_flow(loaded, result, test: Corpus, probe: ProbeWeights, sets: dict, mode: str = "zero",
+                     means: np.ndarray | None = None, read_layer: int | None = None, draws: int = 5,
+                     heatmap_tags: int = 10, seed: int = 0, max_stack: int = 8,
+                     progress: Progress | None = None) -> FlowResult:
+    """Silence each of ``sets`` ({name: flat ids}) below ``read_layer`` and decode the task there.
+
+    ``probe`` is :func:`clean_layer_probe` of ``read_layer`` (:func:`read_layer_of`: default the top layer),
+    trained once by the caller; ``means`` the replacement values of mode ``mean``.  Returns a :class:`FlowResult`.
+    """
+    read_layer = read_layer_of(result, read_layer)
     report = progress or (lambda stage, fraction: None)
-    report("probe", 0.0)
-    probe = clean_layer_probe(train_acts, train, result, read_layer, min_steps, loaded.device)
-    report("probe", 1.0)
     rows, y = _labels(test, result.task, result.tags)
     tags = tuple(result.tags)
     counts = {str(t): int(np.sum(y == i)) for i, t in enumerate(tags) if np.any(y == i)}
-
-    conditions, plan = [np.zeros(0, np.int64)], []  # condition 0: clean
-    for name, neurons in sets.items():
-        chosen = np.sort(below_layer(neurons, read_layer, S))
-        group = [chosen, *matched_random(chosen, S, L, draws, seed), matched_bottom(chosen, result.ranking, S, L)]
-        plan.append((name, chosen, len(conditions), len(group)))
-        conditions += group
-    map_tags = _heatmap_tags(result, counts, read_layer, heatmap_tags)
-    map_start = len(conditions)
-    for i, tag in enumerate(map_tags):
-        own = np.sort(below_layer(result.per_tag[tag], read_layer, S))
-        conditions += [own, matched_random(own, S, L, 1, seed + 1000 + i)[0]]
+    plan = condition_plan(sets, result, draws, seed, _heatmap_tags(result, counts, read_layer, heatmap_tags),
+                          below=read_layer)
 
     report("silence", 0.0)
-    acts = extract_silenced(loaded, test.sentences, conditions, means if mode == "mean" else None, [read_layer],
+    acts = extract_silenced(loaded, test.sentences, plan.conditions, means if mode == "mean" else None, [read_layer],
                             result.run_config.aggregation, max_stack=max_stack,
                             progress=lambda done, total: report("silence", done / total))
-    effects = [_effect(probe, acts[k], rows, y, tags, loaded.device) for k in range(len(conditions))]
+    effects = [_effect(probe, acts[k], rows, y, tags, loaded.device) for k in range(len(plan.conditions))]
     report("silence", 1.0)
 
     clean = effects[0]
-    out_sets = tuple(SetComparison(name, tuple(int(n) for n in chosen), effects[at], tuple(effects[at + 1:at + 1 + draws]),
-                                   effects[at + size - 1]) for name, chosen, at, size in plan)
+    out_sets = tuple(SetComparison(name, tuple(int(n) for n in chosen), top, tuple(randoms), bottom)
+                     for name, chosen, top, randoms, bottom in plan.set_scores(effects))
     heatmap = {}
-    if map_tags:
-        drop = lambda e: [clean.per_tag[t] - e.per_tag[t] for t in map_tags]  # noqa: E731
-        heatmap = {"tags": map_tags,
-                   "n_neurons": [len(conditions[map_start + 2 * i]) for i in range(len(map_tags))],
-                   "own": [drop(effects[map_start + 2 * i]) for i in range(len(map_tags))],
-                   "random": [drop(effects[map_start + 2 * i + 1]) for i in range(len(map_tags))]}
+    if plan.tags:
+        drop = lambda e: [clean.per_tag[t] - e.per_tag[t] for t in plan.tags]  # noqa: E731
+        by_tag = plan.tag_scores(effects)
+        heatmap = {"tags": list(plan.tags), "n_neurons": [len(own) for _, own, _, _ in by_tag],
+                   "own": [drop(e) for _, _, e, _ in by_tag], "random": [drop(r) for _, _, _, r in by_tag]}
     return FlowResult(read_layer, mode, int(len(y)), tags, counts, clean, out_sets, heatmap)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Callable, Iterator, Sequence
 
@@ -29,7 +30,7 @@ from ..models.blocks import LayerSite, layer_sites, on_layers
 from ..models.extract import LoadedModel, extract_activations
 
 __all__ = ["MODES", "silence", "silenced", "mean_activations", "extract_silenced", "below_layer",
-           "matched_random", "matched_bottom", "parse_neuron_set"]
+           "matched_random", "matched_bottom", "ConditionPlan", "condition_plan", "parse_neuron_set"]
 
 MODES = ("zero", "mean")
 
@@ -203,6 +204,65 @@ def matched_bottom(neurons, ranking, layer_size: int, n_layers: int) -> np.ndarr
     by_layer = ranking // layer_size
     picked = [ranking[by_layer == layer][::-1][:c] for layer, c in enumerate(counts) if c]
     return np.sort(np.concatenate(picked)) if picked else np.zeros(0, np.int64)
+
+
+@dataclass(frozen=True)
+class ConditionPlan:
+    """The silencing conditions of a causal check, in the order they run (:func:`condition_plan`).
+
+    ``conditions[0]`` silences nothing (clean); then, per set of ``sets`` (``(name, neurons)``), the set,
+    ``draws`` layer-matched random sets and the layer-matched bottom neurons; then, per tag of ``tags``, its
+    own neurons and one layer-matched random set.  :meth:`set_scores` and :meth:`tag_scores` read one score
+    per condition back by set and by tag.
+    """
+
+    conditions: tuple
+    sets: tuple
+    tags: tuple
+    draws: int
+
+    def set_scores(self, scores: Sequence) -> list[tuple]:
+        """``(name, neurons, top, [random draws], bottom)`` per set, from one score per condition."""
+        out = []
+        for k, (name, neurons) in enumerate(self.sets):
+            at = 1 + k * (self.draws + 2)
+            out.append((name, neurons, scores[at], list(scores[at + 1:at + 1 + self.draws]), scores[at + 1 + self.draws]))
+        return out
+
+    def tag_scores(self, scores: Sequence) -> list[tuple]:
+        """``(tag, own neurons, own score, random score)`` per tag, from one score per condition."""
+        start = 1 + len(self.sets) * (self.draws + 2)
+        return [(tag, self.conditions[start + 2 * i], scores[start + 2 * i], scores[start + 2 * i + 1])
+                for i, tag in enumerate(self.tags)]
+
+
+def condition_plan(sets: dict, result, draws: int, seed: int = 0, tags: Sequence[str] = (),
+                   below: int | None = None) -> ConditionPlan:
+    """The conditions that compare each of ``sets`` ({name: flat ids}) with ``draws`` random sets of as many
+    neurons per layer (draw i seeded by ``(seed, i)``) and the least salient as many (by ``result.ranking``),
+    and each of ``tags``' own neurons (``result.per_tag``) with one random set (seeded ``seed + 1000 + i``);
+    with ``below``, only the neurons in layers below it (those whose effect flows up to it).
+
+    >>> run = type("Run", (), {"layer_size": 4, "n_layers": 2, "ranking": tuple(range(8)), "per_tag": {"NN": [5]}})
+    >>> plan = condition_plan({"mine": [0, 5]}, run, draws=2, tags=["NN"])
+    >>> [c.tolist() for c in plan.conditions[:2]], plan.conditions[4].tolist(), len(plan.conditions)
+    ([[], [0, 5]], [3, 7], 7)
+    >>> name, neurons, top, randoms, bottom = plan.set_scores(list("abcdefg"))[0]
+    >>> name, top, randoms, bottom, plan.tag_scores(list("abcdefg"))[0][2:]
+    ('mine', 'b', ['c', 'd'], 'e', ('f', 'g'))
+    """
+    S, L = result.layer_size, result.n_layers
+    keep = lambda ids: np.sort(np.asarray(ids, dtype=np.int64) if below is None  # noqa: E731
+                               else below_layer(ids, below, S))
+    conditions, chosen = [np.zeros(0, np.int64)], []
+    for name, neurons in sets.items():
+        ids = keep(neurons)
+        conditions += [ids, *matched_random(ids, S, L, draws, seed), matched_bottom(ids, result.ranking, S, L)]
+        chosen.append((name, ids))
+    for i, tag in enumerate(tags):
+        own = keep(result.per_tag[tag])
+        conditions += [own, matched_random(own, S, L, 1, seed + 1000 + i)[0]]
+    return ConditionPlan(tuple(conditions), tuple(chosen), tuple(tags), draws)
 
 
 def parse_neuron_set(text: str, result) -> tuple[str, np.ndarray]:

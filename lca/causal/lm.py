@@ -24,7 +24,7 @@ from .._validation import InputError
 from ..method.ablate import mean_sd
 from ..models.blocks import layer_sites
 from ..models.extract import LoadedModel
-from .intervene import matched_bottom, matched_random, silence
+from .intervene import condition_plan, silence
 
 __all__ = ["MASK_EVERY", "load_lm_head", "head_sites", "lm_word_scores", "lm_effects", "typed_predictions"]
 
@@ -169,32 +169,21 @@ def lm_effects(loaded: LoadedModel, head, result, test, sets: dict, mode: str = 
     from ..data.corpus import task_examples
 
     model, kind = head
-    S, L = result.layer_size, result.n_layers
     ex = task_examples(test, result.task)
     if ex.rows.ndim == 2:
         raise InputError(f"task {result.task!r} does not label single words; the LM check needs a word-level task")
     labels = np.full(test.n_words, "", dtype=object)
     labels[ex.rows] = ex.labels  # a word without a label (``_``) counts in the totals, in no tag
-    conditions, plan = [np.zeros(0, np.int64)], []
-    for name, neurons in sets.items():
-        chosen = np.sort(np.asarray(neurons, dtype=np.int64))
-        group = [chosen, *matched_random(chosen, S, L, draws, seed), matched_bottom(chosen, result.ranking, S, L)]
-        plan.append((name, chosen, len(conditions), len(group)))
-        conditions += group
-    map_start = len(conditions)
-    for i, tag in enumerate(heatmap_tags):
-        own = np.asarray(result.per_tag[tag], dtype=np.int64)
-        conditions += [own, matched_random(own, S, L, 1, seed + 1000 + i)[0]]
-    loss, right = lm_word_scores(loaded, model, kind, test.sentences, conditions, means if mode == "mean" else None,
-                                 max_stack=max_stack, progress=progress)
+    plan = condition_plan(sets, result, draws, seed, heatmap_tags)
+    loss, right = lm_word_scores(loaded, model, kind, test.sentences, plan.conditions,
+                                 means if mode == "mean" else None, max_stack=max_stack, progress=progress)
     tags = tuple(result.tags)
-    scores = [_scores(loss[k], right[k], labels, tags) for k in range(len(conditions))]
+    scores = [_scores(loss[k], right[k], labels, tags) for k in range(len(plan.conditions))]
     out = {"kind": kind, "mask_every": MASK_EVERY if kind == "masked" else None, "clean": scores[0], "sets": []}
-    for name, chosen, at, size in plan:
-        randoms = scores[at + 1:at + size - 1]
+    for name, chosen, top, randoms, bottom in plan.set_scores(scores):
         (loss_m, loss_sd), (acc_m, acc_sd) = (mean_sd([r[key] for r in randoms]) for key in ("loss", "accuracy"))
         out["sets"].append({
-            "name": name, "n_neurons": len(chosen), "top": scores[at], "bottom": scores[at + size - 1],
+            "name": name, "n_neurons": len(chosen), "top": top, "bottom": bottom,
             "random": {"loss": loss_m, "loss_sd": loss_sd, "accuracy": acc_m, "accuracy_sd": acc_sd,
                        "loss_draws": [r["loss"] for r in randoms],
                        "per_tag": {t: {"loss": float(np.mean([r["per_tag"][t]["loss"] for r in randoms])),
@@ -204,9 +193,9 @@ def lm_effects(loaded: LoadedModel, head, result, test, sets: dict, mode: str = 
         clean = scores[0]["per_tag"]
         delta = lambda s: [s["per_tag"][t]["loss"] - clean[t]["loss"] if t in clean else None  # noqa: E731
                            for t in heatmap_tags]
-        out["heatmap"] = {"tags": list(heatmap_tags),
-                          "own": [delta(scores[map_start + 2 * i]) for i in range(len(heatmap_tags))],
-                          "random": [delta(scores[map_start + 2 * i + 1]) for i in range(len(heatmap_tags))]}
+        by_tag = plan.tag_scores(scores)
+        out["heatmap"] = {"tags": list(heatmap_tags), "own": [delta(own) for _, _, own, _ in by_tag],
+                          "random": [delta(rand) for _, _, _, rand in by_tag]}
     return out
 
 

@@ -71,7 +71,7 @@ def run_intervention(result, train: Corpus, test: Corpus, neurons=("top",), mode
     from ..models.loading import load_model
     from .intervene import MODES, mean_activations, parse_neuron_set
     from .classifier import classifier_effects, load_classifier
-    from .effects import information_flow
+    from .effects import clean_layer_probe, information_flow, read_layer_of
     from .lm import lm_effects, load_lm_head
     from ..runs.pipeline import corpus_activations
 
@@ -96,6 +96,7 @@ def run_intervention(result, train: Corpus, test: Corpus, neurons=("top",), mode
     clf = load_classifier(loaded) if classifier else None  # before the slow part: a missing data file fails fast
     timings["load"] = round(time.perf_counter() - start, 3)
     evaluation = sample_sentences(test, max_eval_sentences, seed) if max_eval_sentences else test
+    read_layer = read_layer_of(result, read_layer)
     start = time.perf_counter()
     report("clean", 0.0)
     train_acts, _, _ = corpus_activations(loaded, train, cfg.aggregation,
@@ -104,8 +105,11 @@ def run_intervention(result, train: Corpus, test: Corpus, neurons=("top",), mode
     report("clean", 1.0)
     timings["clean"] = round(time.perf_counter() - start, 3)
     start = time.perf_counter()
-    flow = information_flow(loaded, result, train, evaluation, train_acts, sets, mode, means, read_layer, draws,
-                            heatmap_tags, min_steps, seed, progress=report)
+    report("probe", 0.0)
+    probe = clean_layer_probe(train_acts, train, result, read_layer, min_steps, loaded.device)
+    report("probe", 1.0)
+    flow = information_flow(loaded, result, evaluation, probe, sets, mode, means, read_layer, draws, heatmap_tags,
+                            seed, progress=report)
     timings["flow"] = round(time.perf_counter() - start, 3)
     n_flow = 1 + len(sets) * (draws + 2) + 2 * len(flow.heatmap.get("tags", []))
     lm_out, n_lm = None, 0
