@@ -63,7 +63,7 @@ def _scale_child(train_path: str, test_path: str, model: str | None, cache_dir: 
     result = run_lca(train, test, RunConfig(task="xpos", model=model, mode="quick"), cache=ActivationCache(cache_dir))
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     print(json.dumps({"seconds": time.perf_counter() - start, "peak_rss_gb": peak_gb, "words": train.n_words,
-                      "oracle": result.oracle_accuracy, "minimal_fraction": result.minimal["fraction"],
+                      "oracle": result.oracle_accuracy, "minimal_fraction": result.minimal.fraction,
                       "timings": result.timings}))
 
 
@@ -116,10 +116,10 @@ def main() -> None:
         figures[mode] = result
         stages = ", ".join(f"{k} {v:.0f}s" for k, v in result.timings.items() if k not in ("load", "extract"))
         rows.append((f"{mode} mode", f"{work:.0f} s ({stages})"))
-        rows.append((f"{mode} result", f"oracle {result.oracle_accuracy:.4f}, λ1={result.lambdas['l1']:g} "
-                     f"λ2={result.lambdas['l2']:g}, minimal {result.minimal['n_neurons']} "
-                     f"({result.minimal['fraction']:.1%}) acc {result.minimal['accuracy']:.4f}, zero-out top/random/bottom "
-                     f"{result.ablation['top']:.3f}/{result.ablation['random']:.3f}/{result.ablation['bottom']:.3f}"))
+        rows.append((f"{mode} result", f"oracle {result.oracle_accuracy:.4f}, λ1={result.lambdas.l1:g} "
+                     f"λ2={result.lambdas.l2:g}, minimal {result.minimal.n_neurons} "
+                     f"({result.minimal.fraction:.1%}) acc {result.minimal.accuracy:.4f}, zero-out top/random/bottom "
+                     f"{result.ablation.top:.3f}/{result.ablation.random:.3f}/{result.ablation.bottom:.3f}"))
     unit_times += _times(unit_probe, args.repeats)
     unit = statistics.median(unit_times)
     rows.append(("probe unit", f"{unit:.1f} s (median of {len(unit_times)}, half before and half after the modes: "
@@ -145,8 +145,8 @@ def main() -> None:
         "extract_words_per_s": round(words_per_s, 1), "probe_unit_s": round(unit, 2),
         "paper_units": round(units["paper"], 2), "quick_units": round(units["quick"], 2),
         "paper_oracle": paper.oracle_accuracy, "quick_oracle": quick.oracle_accuracy,
-        "paper_minimal_fraction": paper.minimal["fraction"], "quick_minimal_fraction": quick.minimal["fraction"],
-        "paper_ablation": paper.ablation, "quick_ablation": quick.ablation,
+        "paper_minimal_fraction": paper.minimal.fraction, "quick_minimal_fraction": quick.minimal.fraction,
+        "paper_ablation": paper.ablation.to_dict(), "quick_ablation": quick.ablation.to_dict(),
         "paper_timings": paper.timings, "quick_timings": quick.timings,
         "ewt_train_peak_rss_gb": None if scale is None else round(scale["peak_rss_gb"], 3),
     }))

@@ -150,9 +150,9 @@ def screen(args) -> dict:
         seconds = time.perf_counter() - start
     unscreened = plan_run(ModelShape(0, 16, 256, 8192), "mlp", train.n_words + test.n_words, len(result.tags))
     return {"bench": "screen", "model": "wide-llama shape (16 x 8192 MLP, hidden 256), random weights",
-            "D": result.n_neurons, "screen_per_layer": args.screen, "analysed": result.minimal["analysed_neurons"],
+            "D": result.n_neurons, "screen_per_layer": args.screen, "analysed": result.minimal.analysed_neurons,
             "train_words": train.n_words, "test_words": test.n_words, "seconds": round(seconds, 1),
-            "timings": result.timings, "screen_seconds": result.screen["seconds"],
+            "timings": result.timings, "screen_seconds": result.screen.seconds,
             "peak_rss_gb": round(_peak_gb(), 2), "peak_anon_gb": round(_ANON["peak"] / 1e9, 2),
             "unscreened_plan_gb": {"ram": round(unscreened.ram_bytes / 1e9, 2),
                                    "disk": round(unscreened.disk_bytes / 1e9, 2)}}

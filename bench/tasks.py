@@ -50,9 +50,9 @@ def main() -> None:
         r = run_lca(train, test, RunConfig(task=task, mode=args.mode, drop_unseen=True), loaded=loaded, cache=cache)
         rows.append({"task": task, "dataset": TASK_DATA[task], "tags": len(r.tags), "train": r.n_train_words,
                      "test": r.n_test_words, "majority": r.majority_accuracy, "oracle": r.oracle_accuracy,
-                     "minimal_n": r.minimal["n_neurons"], "minimal_fraction": r.minimal["fraction"],
-                     "minimal_accuracy": r.minimal["accuracy"], "selectivity_all": r.selectivity["all"],
-                     "selectivity_top": r.selectivity["top"], "lambdas": r.lambdas,
+                     "minimal_n": r.minimal.n_neurons, "minimal_fraction": r.minimal.fraction,
+                     "minimal_accuracy": r.minimal.accuracy, "selectivity_all": r.selectivity.all,
+                     "selectivity_top": r.selectivity.top, "lambdas": r.lambdas.to_dict(),
                      "layer_histogram": list(r.layer_histogram), "seconds": round(time.perf_counter() - start, 1)})
         row = rows[-1]
         print(f"{task:<9} {row['dataset']:<15} tags {row['tags']:>4}  train {row['train']:>6}  test {row['test']:>6}  "

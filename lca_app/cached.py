@@ -60,12 +60,12 @@ def test_activations(rid: str) -> np.ndarray:
     """``(n_test_words, D)`` activations of the run's test corpus, from the disk cache (recomputed if evicted)."""
     result = load_run(rid)
     keys = result.activation_keys
-    cache = ActivationCache(keys.get("cache_dir") or None)
-    acts = cache.get(keys["test"])
+    cache = ActivationCache(keys.cache_dir or None)
+    acts = cache.get(keys.test)
     if acts is None:
         cfg = result.run_config
         loaded = get_model(cfg.model, cfg.device, cfg.revision)
-        held = result.activation_keys.get("columns")  # --layers / --screen: the matrices hold only those neurons
+        held = result.activation_keys.columns  # --layers / --screen: the matrices hold only those neurons
         acts, _, _ = corpus_activations(loaded, load_test_corpus(rid), cfg.aggregation, cache,
                                         site=result.site, columns=None if held is None else np.asarray(held))
     return np.asarray(acts)
@@ -74,13 +74,13 @@ def test_activations(rid: str) -> np.ndarray:
 def neuron_column(result: LCAResult, flat: int, n_columns: int) -> int:
     """The column of ``flat`` in the run's test activations (with --layers or --screen they hold only the
     neurons analysed)."""
-    held = result.activation_keys.get("columns")
+    held = result.activation_keys.columns
     if held is None:
         return explore.neuron_column(flat, n_columns)
     within = int(flat) % (result.n_layers * result.layer_size)
     index = int(np.searchsorted(held, within))
     if index >= len(held) or held[index] != within:
-        why = (f"was screened out (the run kept {result.screen['per_layer']} neurons per layer)" if result.screen
+        why = (f"was screened out (the run kept {result.screen.per_layer} neurons per layer)" if result.screen
                else "is in a layer the run did not analyse")
         name = neuron_label(flat, result.layer_size, result.n_layers, result.pair, result.site)
         raise InputError(f"neuron {name} {why}")
@@ -92,7 +92,7 @@ def massive_neurons(rid: str) -> dict[int, massive.MassiveNeuron]:
     """The run's massive-activation neurons (:func:`lca.report.massive.massive_neurons` on its test activations),
     by their column in those activations."""
     result, acts, corpus = load_run(rid), test_activations(rid), load_test_corpus(rid)
-    held = result.activation_keys.get("columns")
+    held = result.activation_keys.columns
     within = np.arange(acts.shape[1]) if held is None else np.asarray(held)  # site neuron of each column
     words = [w for sentence in corpus.sentences for w in sentence]
     flagged = massive.massive_neurons(acts, corpus.sentence_offsets(), within // result.layer_size, words)

@@ -137,7 +137,7 @@ def recompute_at(token: str, rid: str, l1: float, l2: float) -> tuple[str, Sessi
     pair came from as ``parent``.  The pair that search chose reopens the searched run itself."""
     owner = grid_run(rid)
     searched = load_run(owner)
-    if searched.config.get("lambdas") is None and (searched.lambdas["l1"], searched.lambdas["l2"]) == (l1, l2):
+    if searched.config.get("lambdas") is None and (searched.lambdas.l1, searched.lambdas.l2) == (l1, l2):
         store().claim(token, owner)
         open_run(owner)
         return owner, None

@@ -129,7 +129,7 @@ def reads_as(weight: float, tag: str) -> str:
 
 
 flags = S.massive_neurons(rid)  # column -> MassiveNeuron: a few words dominate it (decoders' first word)
-held = result.activation_keys.get("columns")  # with --layers or --screen the columns hold only those neurons
+held = result.activation_keys.columns  # with --layers or --screen the columns hold only those neurons
 flat_of = {c: int(c if held is None else held[c]) for c in flags}
 if flags:
     with st.expander(f"Massive activations: {len(flags)} neurons fire orders of magnitude above their usual "
@@ -188,7 +188,7 @@ flag = flags.get(column)
 scale = flag.rest if flag is not None and flag.rest > 0 else explore.neuron_scale(acts, column)
 weights_row = result.weights[neuron] if result.weights is not None else None
 picked = picked_by(neuron)
-in_minimal = neuron in set(result.minimal.get("neurons", []))
+in_minimal = neuron in set(result.minimal.neurons)
 st.markdown(f"### Neuron {name(neuron)} · rank {rank_of[neuron] + 1:,} of {D:,}"
             + (" · in the minimal set" if in_minimal else ""))
 if flag is not None:

@@ -17,7 +17,7 @@ S.intro("Layers and properties",
 
 rid, result = S.require_run()
 per_tag = {t: [int(n) for n in v] for t, v in result.per_tag.items()}
-N = result.minimal["n_neurons"]
+N = result.minimal.n_neurons
 L = result.n_layers
 name = lambda n: S.neuron_name(result, n)  # noqa: E731
 EXPLORER = "pages/explorer.py"

@@ -19,7 +19,7 @@ rid, result = S.require_run()
 token, store = S.session_token(), S.store()
 pct = lambda v: round(100 * float(v), 2)  # noqa: E731
 M = float(result.config.get("top_fraction", 0.2))
-N, D = result.minimal["n_neurons"], result.n_neurons
+N, D = result.minimal.n_neurons, result.n_neurons
 # Results saved before several random draws were made have one draw and no spread.
 draws = len(result.ablation_random_draws) or 1
 owner = S.grid_run(rid)  # the run whose grid search this one's λ pair came from (itself, unless picked)
@@ -28,7 +28,7 @@ parent = store.meta(rid).get("parent")
 st.caption(f"Run `{rid}` · model **{result.model}** · task **{result.task}** · {len(result.tags)} tags · "
            f"{result.n_train_words:,} training / {result.n_test_words:,} test examples · {D:,} neurons "
            f"({result.n_layers} layers × {result.layer_size}{' × 2 for head and dependent' if result.pair else ''}).")
-if any(result.activation_keys.get("repaired", ())):
+if any(result.activation_keys.repaired):
     st.warning("Recomputed activations: the cached file was damaged (its checksum did not match), so this run "
                "extracted them again. If this repeats, check the disk of the activation cache.")
 if result.dropped_unseen:
@@ -38,7 +38,7 @@ if result.dropped_unseen:
 
 if parent:
     c1, c2 = st.columns([4, 1])
-    c1.info(f"This run trains the oracle at λ1 = {result.lambdas['l1']:g}, λ2 = {result.lambdas['l2']:g}, picked from "
+    c1.info(f"This run trains the oracle at λ1 = {result.lambdas.l1:g}, λ2 = {result.lambdas.l2:g}, picked from "
             f"the λ trade-off of run `{parent}`, instead of the pair its grid search chose."
             + ("" if owner == parent else " That run is no longer stored."))
     if owner == parent and c2.button("Back to that run", key="ov_parent", icon=":material/arrow_back:"):
@@ -55,9 +55,9 @@ box(f"**Ranking {v.level}.** {v.headline[0].upper()}{v.headline[1:]}." + "\n\n" 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Oracle accuracy", f"{pct(result.oracle_accuracy):.2f} %",
           help="Test accuracy of the probe with the λs chosen by the grid search.")
-c2.metric(f"Minimal subset ({100 * result.minimal['fraction']:.1f} % of D)", f"{N:,} neurons",
+c2.metric(f"Minimal subset ({100 * result.minimal.fraction:.1f} % of D)", f"{N:,} neurons",
           help="Algorithm 4: the fewest top-ranked neurons whose retrained probe is within δ of the oracle.")
-c3.metric("Retrained on it", f"{pct(result.minimal['accuracy']):.2f} %",
+c3.metric("Retrained on it", f"{pct(result.minimal.accuracy):.2f} %",
           help="A probe retrained on the minimal subset only (Acc_t of Table 3).")
 c4.metric("Majority tag", f"{pct(result.majority_accuracy):.2f} %", help="Always predicting the most frequent tag.")
 
@@ -70,14 +70,14 @@ SEED_FIGURES = {"oracle_accuracy": "Oracle accuracy %", "noreg_accuracy": "Unreg
                 "retrain_random": "Table 5: random %", "retrain_bottom": "Table 5: bottom %",
                 "selectivity_all": "Sel_a (points)", "selectivity_top": "Sel_t (points)", "probeless": "Probeless %"}
 if result.seeds:
-    seeds = result.seeds["seeds"]
+    seeds = result.seeds.seeds
     st.subheader(f"Over {len(seeds)} seeds")
     st.caption(f"Every figure of the run repeated with seeds {', '.join(map(str, seeds))} (probe starts, batch order, "
                f"development split and random draws; the activations are the same), as mean ± sd. The other tables "
                f"and charts on this page show the first seed ({seeds[0]}).")
-    over = pd.DataFrame([{"figure": SEED_FIGURES.get(name, name), "mean": pct(f["mean"]), "± sd": pct(f["sd"]),
-                          **{f"seed {s}": pct(x) for s, x in zip(seeds, f["values"])}}
-                         for name, f in result.seeds["figures"].items()])
+    over = pd.DataFrame([{"figure": SEED_FIGURES.get(name, name), "mean": pct(f.mean), "± sd": pct(f.sd),
+                          **{f"seed {s}": pct(x) for s, x in zip(seeds, f.values)}}
+                         for name, f in result.seeds.figures.items()])
     st.dataframe(over, hide_index=True, width="stretch")
     S.csv_button(over, f"lca-{rid}-seeds", key="seeds")
 
@@ -86,13 +86,13 @@ st.subheader("Zero-out ablation (Table 2)")
 st.markdown(f"The oracle probe on the test set with every neuron zeroed out except the top, random, bottom or "
             f"largest-weight **{100 * M:.0f} %**. Random is the mean of {draws} draw{'s' if draws > 1 else ''}"
             + (", ± its standard deviation." if draws > 1 else "."))
-sd = result.ablation.get("random_sd")
+sd = result.ablation.random_sd
 ablation = pd.DataFrame([{"neurons kept": name, "accuracy %": pct(value), "± sd": spread, "draws": n}
                          for name, value, spread, n in [
-    ("All", result.oracle_accuracy, None, None), (f"Top {100 * M:.0f} %", result.ablation["top"], None, None),
-    (f"Random {100 * M:.0f} % (mean)", result.ablation["random"], None if sd is None else pct(sd), draws),
-    (f"Bottom {100 * M:.0f} %", result.ablation["bottom"], None, None),
-    (f"Weight magnitude {100 * M:.0f} %", result.ablation["weight_magnitude"], None, None)]])
+    ("All", result.oracle_accuracy, None, None), (f"Top {100 * M:.0f} %", result.ablation.top, None, None),
+    (f"Random {100 * M:.0f} % (mean)", result.ablation.random, None if sd is None else pct(sd), draws),
+    (f"Bottom {100 * M:.0f} %", result.ablation.bottom, None, None),
+    (f"Weight magnitude {100 * M:.0f} %", result.ablation.weight_magnitude, None, None)]])
 left, right = st.columns([2, 3])
 with left:
     st.dataframe(ablation, hide_index=True, width="stretch")
@@ -107,24 +107,24 @@ st.markdown("Neu_t: share of top neurons needed; Acc_a / Acc_t: accuracy with al
             "Sel_a / Sel_t: task accuracy minus control-task accuracy (Hewitt & Liang) with all / top neurons; "
             "Probeless: a probe retrained on the same number of neurons ranked without a probe (Antverg & Belinkov).")
 table3 = pd.DataFrame([{
-    "Neu_t %": round(100 * result.minimal["fraction"], 2), "N": N, "Acc_a %": pct(result.oracle_accuracy),
-    "Acc_t %": pct(result.minimal["accuracy"]), "Sel_a": pct(result.selectivity["all"]),
-    "Sel_t": pct(result.selectivity["top"]), "control Acc_a %": pct(result.selectivity["control_all"]),
-    "control Acc_t %": pct(result.selectivity["control_top"]), "Probeless %": pct(result.probeless["accuracy"])}])
+    "Neu_t %": round(100 * result.minimal.fraction, 2), "N": N, "Acc_a %": pct(result.oracle_accuracy),
+    "Acc_t %": pct(result.minimal.accuracy), "Sel_a": pct(result.selectivity.all),
+    "Sel_t": pct(result.selectivity.top), "control Acc_a %": pct(result.selectivity.control_all),
+    "control Acc_t %": pct(result.selectivity.control_top), "Probeless %": pct(result.probeless.accuracy)}])
 st.dataframe(table3, hide_index=True, width="stretch")
 S.csv_button(table3, f"lca-{rid}-table3-minimal", key="t3")
 
 # ---- Table 5 ------------------------------------------------------------------------------------------------
 st.subheader("Retraining on top, random and bottom neurons (Table 5)")
-retrain_draws = len(result.retrain.get("random_draws") or ()) or 1
+retrain_draws = len(result.retrain.random_draws) or 1
 st.markdown(f"A new probe trained on only **N = {N:,}** neurons: the top-ranked ones, random ones (the mean of "
             f"{retrain_draws} draw{'s' if retrain_draws > 1 else ''}), or the bottom-ranked ones. Random neurons doing "
             "well means the information is redundant across the network.")
-rsd = result.retrain.get("random_sd")
-table5 = pd.DataFrame([{"Neu_t %": round(100 * result.minimal["fraction"], 2), "Acc_a %": pct(result.oracle_accuracy),
-                        "Acc_t %": pct(result.retrain["top"]), "Acc_r %": pct(result.retrain["random"]),
+rsd = result.retrain.random_sd
+table5 = pd.DataFrame([{"Neu_t %": round(100 * result.minimal.fraction, 2), "Acc_a %": pct(result.oracle_accuracy),
+                        "Acc_t %": pct(result.retrain.top), "Acc_r %": pct(result.retrain.random),
                         "Acc_r ± sd": None if rsd is None else pct(rsd), "random draws": retrain_draws,
-                        "Acc_b %": pct(result.retrain["bottom"])}])
+                        "Acc_b %": pct(result.retrain.bottom)}])
 st.dataframe(table5, hide_index=True, width="stretch")
 S.csv_button(table5, f"lca-{rid}-table5-retrain", key="t5")
 
@@ -138,12 +138,12 @@ if owner != rid:
     own = pd.DataFrame(result.grid)
     st.dataframe(own.round({c: 4 for c in own.columns if c not in ("l1", "l2")}), hide_index=True, width="stretch")
 elif result.config.get("lambdas") is not None:
-    st.markdown(f"This run trained the oracle at a fixed pair, λ1 = {result.lambdas['l1']:g}, λ2 = "
-                f"{result.lambdas['l2']:g}, without a grid search; its one row is below.")
+    st.markdown(f"This run trained the oracle at a fixed pair, λ1 = {result.lambdas.l1:g}, λ2 = "
+                f"{result.lambdas.l2:g}, without a grid search; its one row is below.")
 else:
     st.markdown(f"Each cell trains a probe with penalties λ1 (L1) and λ2 (L2); the score rewards accuracy on the "
                 f"development split and a large gap between its top and bottom {100 * M:.0f} % neurons. The chosen "
-                f"pair (boxed) is λ1 = {result.lambdas['l1']:g}, λ2 = {result.lambdas['l2']:g}; without "
+                f"pair (boxed) is λ1 = {result.lambdas.l1:g}, λ2 = {result.lambdas.l2:g}; without "
                 f"regularization the probe reaches {pct(result.noreg_accuracy):.2f} % on the test set.")
 if any(row.get("screened") for row in grid):
     st.caption("Quick mode: the cells are the screened points (every λ1 with λ2 = 0, then every λ2 at the best λ1), "
@@ -174,8 +174,8 @@ else:
     S.chart(viz.lambda_tradeoff(grid, result.lambdas), f"lca-{owner}-tradeoff", key="tradeoff")
     base = noreg_rows[0]["accuracy"]
     pairs = [(r["l1"], r["l2"]) for r in grid]
-    here = (result.lambdas["l1"], result.lambdas["l2"])
-    chosen = (searched.lambdas["l1"], searched.lambdas["l2"]) if searched.config.get("lambdas") is None else None
+    here = (result.lambdas.l1, result.lambdas.l2)
+    chosen = (searched.lambdas.l1, searched.lambdas.l2) if searched.config.get("lambdas") is None else None
 
     def describe(k: int) -> str:
         r = grid[k]

@@ -38,7 +38,7 @@ def test_acts(result) -> np.ndarray:
     from lca.store.cache import ActivationCache
 
     keys = result.activation_keys
-    return np.asarray(ActivationCache(keys["cache_dir"]).get(keys["test"]))
+    return np.asarray(ActivationCache(keys.cache_dir).get(keys.test))
 
 
 test_acts.__test__ = False  # a helper, not a test
@@ -76,7 +76,7 @@ def test_explorer_shows_purity_next_to_each_tag_and_lists_a_tags_neurons_by_rank
     from lca.runs.store import RunStore
     from pathlib import Path
 
-    corpus = RunStore(Path(result.activation_keys["cache_dir"]) / "runs").load_test_corpus(rid)
+    corpus = RunStore(Path(result.activation_keys.cache_dir) / "runs").load_test_corpus(rid)
     words = [w for s in corpus.sentences for w in s]
     tags = explore.word_tags(corpus, result.task)
     neuron = result.ranking[0]

@@ -18,7 +18,7 @@ def test_a_massive_neuron_is_flagged_and_does_not_swamp_its_heatmap(tiny_run, ap
 
     token, rid, result = tiny_run
     cache = ActivationCache(app_cache)
-    key = result.activation_keys["test"]
+    key = result.activation_keys.test
     acts = np.array(cache.get(key), dtype=np.float32)
     column = 1 * result.layer_size + 3  # neuron 1:3
     corpus = RunStore(app_cache / "runs").load_test_corpus(rid)

@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import lca_app  # noqa: E402
 
 from lca.runs.result import RunConfig  # noqa: E402
+from lca.runs.sections import Seeds, Spread  # noqa: E402
 from lca.runs.store import RunStore, run_id  # noqa: E402
 from lca.report.verdict import verdict  # noqa: E402
 
@@ -48,7 +49,7 @@ def test_overview_states_an_informative_verdict_with_its_warnings(tiny_run):
 def test_overview_states_an_uninformative_verdict_with_causes(tiny_run, app_cache):
     token, rid, result = tiny_run
     flat = save_variant(app_cache, token, rid, result, "flat",
-                        ablation={**result.ablation, "top": 0.49}, n_train_words=500)
+                        ablation=dataclasses.replace(result.ablation, top=0.49), n_train_words=500)
     at = open_app(token, flat, OVERVIEW)
     assert not at.exception and not at.success
     box = at.error[0].value
@@ -74,9 +75,8 @@ def test_overview_reports_spreads_training_curve_and_tradeoff(tiny_run):
 
 def test_overview_shows_every_figure_over_seeds(tiny_run, app_cache):
     token, rid, result = tiny_run
-    figures = {"oracle_accuracy": {"values": [0.9, 0.8], "mean": 0.85, "sd": 0.0707},
-               "gap": {"values": [0.3, 0.1], "mean": 0.2, "sd": 0.1414}}
-    seeded = save_variant(app_cache, token, rid, result, "seeded", seeds={"seeds": [4, 5], "figures": figures})
+    figures = {"oracle_accuracy": Spread((0.9, 0.8), 0.85, 0.0707), "gap": Spread((0.3, 0.1), 0.2, 0.1414)}
+    seeded = save_variant(app_cache, token, rid, result, "seeded", seeds=Seeds((4, 5), figures))
     at = open_app(token, seeded, OVERVIEW)
     assert not at.exception
     assert any(s.value == "Over 2 seeds" for s in at.subheader)
@@ -99,7 +99,7 @@ def test_overview_says_when_damaged_activations_were_recomputed(tiny_run, app_ca
     token, rid, result = tiny_run
     assert not open_app(token, rid, OVERVIEW).warning
     repaired = save_variant(app_cache, token, rid, result, "repaired",
-                            activation_keys={**result.activation_keys, "repaired": [True, False]})
+                            activation_keys=dataclasses.replace(result.activation_keys, repaired=(True, False)))
     at = open_app(token, repaired, OVERVIEW)
     assert any(w.value.startswith("Recomputed activations: the cached file was damaged") for w in at.warning)
 

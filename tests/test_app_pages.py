@@ -60,12 +60,12 @@ def test_overview_tables_match_result(tiny_run):
     frames = [d.value for d in at.dataframe]
     ablation = frames[0]
     assert ablation["accuracy %"].iloc[0] == pytest.approx(round(100 * result.oracle_accuracy, 2))
-    assert ablation["accuracy %"].iloc[1] == pytest.approx(round(100 * result.ablation["top"], 2))
+    assert ablation["accuracy %"].iloc[1] == pytest.approx(round(100 * result.ablation.top, 2))
     table3 = frames[1]
-    assert table3["N"].iloc[0] == result.minimal["n_neurons"]
-    assert table3["Probeless %"].iloc[0] == pytest.approx(round(100 * result.probeless["accuracy"], 2))
+    assert table3["N"].iloc[0] == result.minimal.n_neurons
+    assert table3["Probeless %"].iloc[0] == pytest.approx(round(100 * result.probeless.accuracy, 2))
     table5 = frames[2]
-    assert table5["Acc_r %"].iloc[0] == pytest.approx(round(100 * result.retrain["random"], 2))
+    assert table5["Acc_r %"].iloc[0] == pytest.approx(round(100 * result.retrain.random, 2))
     labels = [b.label for b in at.get("download_button")]
     assert "Download result.json" in labels and "Download chart (HTML)" in labels
 

@@ -96,7 +96,7 @@ def test_demo_run_and_neuron_explorer(server, browser):
     # the heatmap shows the sentence where the most salient neuron fires most
     from lca.store.cache import ActivationCache
 
-    acts = ActivationCache(cache).get(result.activation_keys["test"])
+    acts = ActivationCache(cache).get(result.activation_keys.test)
     neuron = result.ranking[0]
     column = explore.neuron_column(neuron, acts.shape[1])
     sign = explore.preferred_sign(acts, column)

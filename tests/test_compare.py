@@ -14,6 +14,7 @@ from lca.cli.main import main
 from lca.report.compare import compare_results, jaccard, mean_layer, tag_overlap_matrix
 from lca.scale.parallel import parallel_corpora
 from lca.runs.result import LCAResult, save_result
+from lca.runs.sections import Ablation, ActivationKeys, Lambdas, Minimal, Probeless, Retrain, Selectivity
 
 
 def fake_result(minimal, per_tag, n_layers=3, layer_size=4, model="m", task="xpos", pair=False, acc=0.9) -> LCAResult:
@@ -23,13 +24,13 @@ def fake_result(minimal, per_tag, n_layers=3, layer_size=4, model="m", task="xpo
     tags = tuple(sorted(per_tag))
     return LCAResult(
         model=model, task=task, n_layers=n_layers, layer_size=layer_size, n_neurons=n_layers * layer_size, pair=pair,
-        tags=tags, n_train_words=100, n_test_words=50, lambdas={"l1": 1e-5, "l2": 1e-5}, grid=(), oracle_accuracy=acc,
+        tags=tags, n_train_words=100, n_test_words=50, lambdas=Lambdas(1e-5, 1e-5), grid=(), oracle_accuracy=acc,
         noreg_accuracy=acc, majority_accuracy=0.3, ranking=tuple(range(D)), per_tag={t: list(v) for t, v in per_tag.items()},
-        ablation={"top": 0.8, "random": 0.5, "bottom": 0.2, "weight_magnitude": 0.7},
-        retrain={"top": 0.85, "random": 0.6, "bottom": 0.3},
-        minimal={"n_neurons": len(minimal), "fraction": len(minimal) / D, "accuracy": acc - 0.01, "neurons": list(minimal)},
-        selectivity={"all": 0.2, "top": 0.25}, probeless={"accuracy": 0.7}, layer_histogram=tuple(hist), timings={},
-        config={}, activation_keys={}, weights=np.zeros((D, len(tags)), dtype=np.float32))
+        ablation=Ablation(top=0.8, random=0.5, bottom=0.2, weight_magnitude=0.7),
+        retrain=Retrain(top=0.85, random=0.6, bottom=0.3),
+        minimal=Minimal(n_neurons=len(minimal), fraction=len(minimal) / D, accuracy=acc - 0.01, neurons=tuple(minimal)),
+        selectivity=Selectivity(all=0.2, top=0.25), probeless=Probeless(accuracy=0.7), layer_histogram=tuple(hist),
+        timings={}, config={}, activation_keys=ActivationKeys("", ""), weights=np.zeros((D, len(tags)), dtype=np.float32))
 
 
 @pytest.fixture

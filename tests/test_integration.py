@@ -25,8 +25,8 @@ def test_bundled_model_on_an_ewt_slice(ewt, tmp_path):
     result = run_lca(train, test, config, loaded=load_model(device="cpu"), cache=ActivationCache(tmp_path))
     assert result.n_layers == 7 and result.n_neurons == 7 * 384
     assert result.oracle_accuracy > result.majority_accuracy + 0.4
-    assert result.ablation["top"] > result.ablation["bottom"]
-    assert result.minimal["accuracy"] > result.majority_accuracy + 0.3
+    assert result.ablation.top > result.ablation.bottom
+    assert result.minimal.accuracy > result.majority_accuracy + 0.3
 
 
 def gaps(result) -> dict:
@@ -42,7 +42,7 @@ def test_the_apps_first_run_shows_the_papers_pattern(tmp_path):
                      cache=ActivationCache(tmp_path))
     gap = gaps(result)
     assert gap[0.2] >= 0.08 and gap[0.1] > 0 and gap[0.05] > 0
-    assert result.minimal["fraction"] <= 0.25
+    assert result.minimal.fraction <= 0.25
     assert result.noreg_accuracy - result.oracle_accuracy <= 0.05
     assert verdict(result).level == "informative"
 
@@ -53,15 +53,15 @@ def test_paper_figures_on_ewt_xpos(ewt, tmp_path):
     full paper grid keeps its accuracy (tens of minutes on 2 cores)."""
     cache = ActivationCache(tmp_path)
     quick = run_lca(*ewt, RunConfig(task="xpos", mode="quick"), cache=cache)
-    assert gaps(quick)[0.2] >= 0.05 and quick.ablation["random"] > quick.ablation["bottom"]
+    assert gaps(quick)[0.2] >= 0.05 and quick.ablation.random > quick.ablation.bottom
     assert quick.noreg_accuracy - quick.oracle_accuracy <= 0.02
     paper = run_lca(*ewt, RunConfig(task="xpos", mode="paper"), cache=cache)
     assert paper.noreg_accuracy >= 0.92 and paper.oracle_accuracy >= 0.90
-    assert paper.oracle_accuracy - paper.minimal["accuracy"] <= 0.01 and paper.minimal["fraction"] <= 0.35
-    assert paper.selectivity["top"] > 0
+    assert paper.oracle_accuracy - paper.minimal.accuracy <= 0.01 and paper.minimal.fraction <= 0.35
+    assert paper.selectivity.top > 0
 
 
 @pytest.mark.slow
 def test_deprel_ranking_beats_random(ewt, tmp_path):
     result = run_lca(*ewt, RunConfig(task="deprel", mode="quick", drop_unseen=True), cache=ActivationCache(tmp_path))
-    assert result.ablation["top"] > result.ablation["random"]
+    assert result.ablation.top > result.ablation.random

@@ -98,7 +98,7 @@ def test_layer_matched_baselines():
 def test_parse_neuron_set(tiny_run):
     _, _, result = tiny_run
     name, ids = parse_neuron_set("top", result)
-    assert ids.tolist() == list(result.minimal["neurons"]) and name.startswith("minimal")
+    assert ids.tolist() == list(result.minimal.neurons) and name.startswith("minimal")
     assert parse_neuron_set("top:3", result)[1].tolist() == list(result.ranking[:3])
     tag = next(t for t, n in result.per_tag.items() if n)
     assert parse_neuron_set(f"tag:{tag}", result)[1].tolist() == list(result.per_tag[tag])
@@ -129,7 +129,7 @@ def test_information_flow_compares_top_random_bottom(tiny_run, tiny_bert):
     _, _, result = tiny_run
     S = result.layer_size
     everything_below = np.arange(2 * S)  # all of layers 0 and 1: the top layer sees the same input for every word
-    flow = _flow(tiny_bert, result, {"minimal": result.minimal["neurons"], "all": everything_below},
+    flow = _flow(tiny_bert, result, {"minimal": result.minimal.neurons, "all": everything_below},
                  draws=3, heatmap_tags=3, min_steps=50)
     assert flow.read_layer == 2 and 0 < flow.clean.accuracy <= 1
     minimal, all_below = flow.sets
@@ -235,7 +235,7 @@ def test_lm_effects_per_tag(head_models, tiny_run):
     loaded = head_models["bert"]
     result = tiny_run[2]
     test = app_corpus(6, seed=3)
-    out = lm_effects(loaded, load_lm_head(loaded), result, test, {"minimal": result.minimal["neurons"]}, draws=2,
+    out = lm_effects(loaded, load_lm_head(loaded), result, test, {"minimal": result.minimal.neurons}, draws=2,
                      heatmap_tags=["NN", "DT"])
     assert out["kind"] == "masked" and set(out["clean"]["per_tag"]) <= set(result.tags)
     s = out["sets"][0]
@@ -255,7 +255,7 @@ def test_lm_effects_on_a_partly_annotated_corpus(head_models, tiny_run):
     test = app_corpus(6, seed=3)
     column = test.columns[result.task]
     blanked = dataclasses.replace(test, columns={**test.columns, result.task: (("_",) + column[0][1:],) + column[1:]})
-    head, sets = load_lm_head(loaded), {"minimal": result.minimal["neurons"]}
+    head, sets = load_lm_head(loaded), {"minimal": result.minimal.neurons}
     full = lm_effects(loaded, head, result, test, sets, draws=1)
     with pytest.warns(UserWarning, match="no xpos annotation"):
         part = lm_effects(loaded, head, result, blanked, sets, draws=1)

@@ -10,6 +10,7 @@ from lca.data.corpus import Corpus
 from lca.models.extract import load_model
 from lca.runs.pipeline import STAGES, run_lca
 from lca.runs.result import LCAResult, RunConfig, load_result, save_result
+from lca.runs.sections import Lambdas
 
 VOCAB = {"the": "DT", "a": "DT", "cat": "NN", "dog": "NN", "mat": "NN", "sat": "VBD", "ran": "VBD",
          "on": "IN", "in": "IN", "quickly": "RB", ".": "."}
@@ -39,17 +40,19 @@ def test_whole_pipeline_on_a_tiny_model(tiny, tmp_path):
     assert result.n_neurons == 3 * 16 and sorted(result.ranking) == list(range(48))
     assert len(result.grid) == 4 and {"l1", "l2", "score", "accuracy", "accuracy_top", "accuracy_bottom"} <= set(result.grid[0])
     assert result.oracle_accuracy > result.majority_accuracy + 0.2
-    assert 1 <= result.minimal["n_neurons"] <= 48 and sum(result.layer_histogram) == result.minimal["n_neurons"]
-    assert set(result.ablation) == {"top", "random", "random_sd", "bottom", "weight_magnitude"}
-    assert set(result.retrain) == {"top", "random", "random_sd", "random_draws", "bottom"}
-    assert set(result.selectivity) >= {"all", "top"}
+    assert 1 <= result.minimal.n_neurons <= 48 and sum(result.layer_histogram) == result.minimal.n_neurons
+    # Every figure of the typed sections is filled in (None only marks what old results lack).
+    for section in (result.ablation, result.retrain, result.minimal, result.selectivity, result.probeless,
+                    result.activation_keys):
+        missing = [k for k, v in section.to_dict().items() if v is None and k != "columns"]
+        assert not missing, f"{type(section).__name__} lacks {missing}"
     # Every random baseline is drawn random_draws times: the table holds their mean and spread.
     draws = result.ablation_random_draws
     assert len(draws) == CONFIG.random_draws == 5 and len(set(draws)) > 1
-    assert result.ablation["random"] == pytest.approx(np.mean(draws))
-    assert result.ablation["random_sd"] == pytest.approx(np.std(draws, ddof=1))
-    assert len(result.retrain["random_draws"]) == 5
-    assert result.retrain["random"] == pytest.approx(np.mean(result.retrain["random_draws"]))
+    assert result.ablation.random == pytest.approx(np.mean(draws))
+    assert result.ablation.random_sd == pytest.approx(np.std(draws, ddof=1))
+    assert len(result.retrain.random_draws) == 5
+    assert result.retrain.random == pytest.approx(np.mean(result.retrain.random_draws))
     # The oracle's training curve: one point per epoch here, the loss falling.
     curve = result.training_curve
     assert [c["epoch"] for c in curve] == [1, 2, 3, 4] and curve[-1]["loss"] < curve[0]["loss"]
@@ -57,7 +60,7 @@ def test_whole_pipeline_on_a_tiny_model(tiny, tmp_path):
     assert set(result.per_tag) == set(VOCAB.values())
     assert result.weights.shape == (48, len(result.tags))
     assert set(result.timings) == set(STAGES)
-    assert result.activation_keys["reused"] == [False, False]
+    assert result.activation_keys.reused == (False, False)
     # The result survives JSON, and a second run reuses the cached activations.
     path = save_result(result, tmp_path / "run")
     data = json.loads(path.read_text())
@@ -65,7 +68,7 @@ def test_whole_pipeline_on_a_tiny_model(tiny, tmp_path):
     again = load_result(tmp_path / "run")
     assert again.to_dict() == result.to_dict() and np.array_equal(again.weights, result.weights)
     second = run_lca(synthetic(120, 0), synthetic(40, 1), CONFIG, loaded=tiny, cache=cache)
-    assert second.activation_keys["reused"] == [True, True]
+    assert second.activation_keys.reused == (True, True)
     assert second.ranking == result.ranking  # seeded and deterministic
 
 
@@ -74,20 +77,20 @@ def test_seeds_repeat_the_run_and_report_mean_and_spread(tiny, tmp_path):
     result = run_lca(synthetic(120, 0), synthetic(40, 1), config, loaded=tiny, cache=ActivationCache(tmp_path))
     one = run_lca(synthetic(120, 0), synthetic(40, 1), RunConfig(**{**config.to_dict(), "seeds": 1, "seed": 1}),
                   loaded=tiny, cache=ActivationCache(tmp_path))
-    assert result.seeds["seeds"] == [0, 1] and result.config["seeds"] == 2
-    figure = result.seeds["figures"]["oracle_accuracy"]
-    assert figure["values"] == [result.oracle_accuracy, one.oracle_accuracy]  # seed 0 is the result itself
-    assert figure["mean"] == pytest.approx(np.mean(figure["values"]))
-    assert figure["sd"] == pytest.approx(np.std(figure["values"], ddof=1))
-    gap = result.seeds["figures"]["gap"]["values"]
-    assert gap[1] == pytest.approx(one.ablation["top"] - one.ablation["random"])
+    assert result.seeds.seeds == (0, 1) and result.config["seeds"] == 2
+    figure = result.seeds.figures["oracle_accuracy"]
+    assert figure.values == (result.oracle_accuracy, one.oracle_accuracy)  # seed 0 is the result itself
+    assert figure.mean == pytest.approx(np.mean(figure.values))
+    assert figure.sd == pytest.approx(np.std(figure.values, ddof=1))
+    gap = result.seeds.figures["gap"].values
+    assert gap[1] == pytest.approx(one.ablation.top - one.ablation.random)
     assert LCAResult.from_dict(result.to_dict()).seeds == result.seeds
 
 
 def test_fixed_lambdas_skip_the_search(tiny, tmp_path):
     config = RunConfig(**{**CONFIG.to_dict(), "lambdas": (1e-3, 0.0)})
     result = run_lca(synthetic(120, 0), synthetic(40, 1), config, loaded=tiny, cache=ActivationCache(tmp_path))
-    assert result.lambdas == {"l1": 1e-3, "l2": 0.0} and len(result.grid) == 1
+    assert result.lambdas == Lambdas(1e-3, 0.0) and len(result.grid) == 1
     assert {"gap", "zero_top", "zero_random"} <= set(result.grid[0])
 
 
@@ -95,7 +98,7 @@ def test_quick_mode_picks_among_the_same_grid(tiny, tmp_path):
     config = RunConfig(**{**CONFIG.to_dict(), "mode": "quick", "grid": (0.0, 1e-4, 1e-1), "min_steps": 200})
     result = run_lca(synthetic(120, 0), synthetic(40, 1), config, loaded=tiny, cache=ActivationCache(tmp_path))
     assert len(result.grid) == 5  # every λ1 with λ2 = 0, then the two other λ2 of the best λ1
-    assert (result.lambdas["l1"], result.lambdas["l2"]) in {(r["l1"], r["l2"]) for r in result.grid}
+    assert (result.lambdas.l1, result.lambdas.l2) in {(r["l1"], r["l2"]) for r in result.grid}
 
 
 def test_pair_task_doubles_the_neurons(tiny, tmp_path):
@@ -167,8 +170,8 @@ def test_some_layers_only(tiny, tmp_path):
     result = run_lca(synthetic(60, 0), synthetic(20, 1), config, loaded=tiny, cache=ActivationCache(tmp_path))
     assert result.n_neurons == 48 and sorted(result.ranking) == list(range(48))
     analysed = set(range(32, 48))
-    assert set(result.ranking[:16]) == analysed and set(result.minimal["neurons"]) <= analysed
-    assert result.layer_histogram[:2] == (0, 0) and result.minimal["analysed_neurons"] == 16
+    assert set(result.ranking[:16]) == analysed and set(result.minimal.neurons) <= analysed
+    assert result.layer_histogram[:2] == (0, 0) and result.minimal.analysed_neurons == 16
     assert not result.weights[:32].any()
     with pytest.raises(InputError, match=r"layers \[5\] do not exist"):
         run_lca(synthetic(60, 0), synthetic(20, 1), RunConfig(**{**config.to_dict(), "layers": (5,)}), loaded=tiny,

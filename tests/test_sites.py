@@ -156,7 +156,7 @@ def test_whole_pipeline_on_both_sites(models, kind, tmp_path):
         assert (result.site, result.n_layers, result.layer_size) == (site, layout.n_layers, layout.layer_size)
         assert sorted(result.ranking) == list(range(layout.n_neurons))
         assert len(result.layer_histogram) == layout.n_layers
-        assert sum(result.layer_histogram) == result.minimal["n_neurons"]
+        assert sum(result.layer_histogram) == result.minimal.n_neurons
         assert result.oracle_accuracy > result.majority_accuracy
         saved = load_result(save_result(result, tmp_path / site).parent)
         assert saved.site == site and saved.config["site"] == site
@@ -167,14 +167,14 @@ def test_screened_run_keeps_k_per_layer(models, tmp_path):
     loaded = models["llama"]  # MLP site: 2 blocks × 24
     config = RunConfig(**{**CONFIG.to_dict(), "site": "mlp", "screen": 5, "grid": (0.0,)})
     result = run_lca(synthetic(80, 0), synthetic(30, 1), config, loaded=loaded, cache=ActivationCache(tmp_path))
-    kept = np.array(result.screen["columns"])
-    assert len(kept) == 10 and result.screen["n_screened"] == 48 and result.screen["per_layer"] == 5
+    kept = np.array(result.screen.columns)
+    assert len(kept) == 10 and result.screen.n_screened == 48 and result.screen.per_layer == 5
     assert np.bincount(kept // 24).tolist() == [5, 5]
     assert set(result.ranking[:10]) == set(kept.tolist()) and sorted(result.ranking) == list(range(48))
-    assert set(result.minimal["neurons"]) <= set(kept.tolist()) and result.minimal["analysed_neurons"] == 10
+    assert set(result.minimal.neurons) <= set(kept.tolist()) and result.minimal.analysed_neurons == 10
     assert not np.delete(result.weights, kept, axis=0).any()
     # The cached matrices hold only the kept columns, equal to the full site's.
-    held = ActivationCache(tmp_path).get(result.activation_keys["test"])
+    held = ActivationCache(tmp_path).get(result.activation_keys.test)
     full = extract_activations(loaded, synthetic(30, 1).sentences, site="mlp")
     np.testing.assert_array_equal(held, full[:, kept])
 
@@ -183,8 +183,8 @@ def test_chosen_blocks_are_the_only_ones_read(models, tmp_path):
     loaded = models["llama"]
     config = RunConfig(**{**CONFIG.to_dict(), "site": "mlp", "layers": (1,), "grid": (0.0,)})
     result = run_lca(synthetic(60, 0), synthetic(20, 1), config, loaded=loaded, cache=ActivationCache(tmp_path))
-    assert result.activation_keys["columns"] == list(range(24, 48)) and set(result.ranking[:24]) == set(range(24, 48))
-    assert ActivationCache(tmp_path).get(result.activation_keys["train"]).shape[1] == 24  # block 0 never stored
+    assert result.activation_keys.columns == tuple(range(24, 48)) and set(result.ranking[:24]) == set(range(24, 48))
+    assert ActivationCache(tmp_path).get(result.activation_keys.train).shape[1] == 24  # block 0 never stored
     with pytest.raises(InputError, match=r"layers \[2\] do not exist: .* has mlp: 2 blocks \(0 to 1\) × 24"):
         run_lca(synthetic(60, 0), synthetic(20, 1), RunConfig(**{**config.to_dict(), "layers": (2,)}), loaded=loaded,
                 cache=ActivationCache(tmp_path))

@@ -188,6 +188,7 @@ def test_a_finished_run_is_found_by_the_keys_it_read(tmp_path):
     from lca.data.datasets import train_test
     from lca.runs.inputs import ModelKey, corpus_key
     from lca.runs.result import save_result
+    from lca.runs.sections import ActivationKeys
     from lca.scale.sweep import finished_result
 
     train, test = train_test("demo")
@@ -199,7 +200,7 @@ def test_a_finished_run_is_found_by_the_keys_it_read(tmp_path):
         keys = {part: corpus_key(model, corpus, config.aggregation, config.site, columns)[0]
                 for part, corpus in (("train", train), ("test", test))}
         result = dataclasses.replace(fake_result([0], {"NN": [0]}), config=config.to_dict(),
-                                     activation_keys={**keys, "columns": columns})
+                                     activation_keys=ActivationKeys(**keys, columns=tuple(columns)))
         save_result(result, tmp_path / compute)
         return tmp_path / compute
 

@@ -2,6 +2,8 @@
 import pytest
 
 from lca.runs.result import LCAResult, RunConfig
+from lca.runs.sections import (Ablation, ActivationKeys, Lambdas, Minimal, Probeless, Retrain, Seeds, Selectivity,
+                               Spread)
 from lca.report.verdict import training_drop, verdict
 
 
@@ -13,12 +15,14 @@ def result(top=0.9, random=0.6, sd=0.02, small=(0.6, 0.3), n_train=50_000, l1=0.
             for f, (t, r) in ((0.05, (small[0], small[1])), (0.1, (small[0] + 0.1, small[1] + 0.1)), (0.2, (top, random)))]
     return LCAResult(
         model="m", task="xpos", n_layers=2, layer_size=4, n_neurons=8, pair=False, tags=("A", "B"),
-        n_train_words=n_train, n_test_words=100, lambdas={"l1": l1, "l2": 0.0}, grid=(), oracle_accuracy=oracle,
-        noreg_accuracy=noreg, majority_accuracy=0.5, ranking=tuple(range(8)), per_tag={}, retrain={}, minimal={},
-        ablation={"top": top, "random": random, "random_sd": sd, "bottom": 0.1, "weight_magnitude": top},
-        selectivity={}, probeless={}, layer_histogram=(0, 0), timings={}, config=config, activation_keys={},
-        curve=tuple(rows), ablation_random_draws=(random - sd, random, random + sd, random, random),
-        training_curve=tuple(curve or ()), seeds=seeds or {})
+        n_train_words=n_train, n_test_words=100, lambdas=Lambdas(l1, 0.0), grid=(), oracle_accuracy=oracle,
+        noreg_accuracy=noreg, majority_accuracy=0.5, ranking=tuple(range(8)), per_tag={},
+        retrain=Retrain(0.0, 0.0, 0.0), minimal=Minimal(0, 0.0, 0.0, ()),
+        ablation=Ablation(top=top, random=random, random_sd=sd, bottom=0.1, weight_magnitude=top),
+        selectivity=Selectivity(0.0, 0.0), probeless=Probeless(0.0), layer_histogram=(0, 0), timings={},
+        config=config, activation_keys=ActivationKeys("", ""), curve=tuple(rows),
+        ablation_random_draws=(random - sd, random, random + sd, random, random),
+        training_curve=tuple(curve or ()), seeds=seeds)
 
 
 def test_a_clear_gap_is_informative_and_says_the_figures():
@@ -67,5 +71,5 @@ def test_training_drop_needs_a_curve():
 
 
 def test_seeds_spread_is_quoted():
-    seeds = {"seeds": [0, 1, 2], "figures": {"gap": {"values": [0.3, 0.28, 0.32], "mean": 0.3, "sd": 0.02}}}
+    seeds = Seeds((0, 1, 2), {"gap": Spread((0.3, 0.28, 0.32), 0.3, 0.02)})
     assert "over 3 seeds the gap is 30.0 ± 2.0 points" in verdict(result(seeds=seeds)).headline

@@ -1,11 +1,14 @@
 """lca.report.viz: every figure builds from a run's plain data; activation colours are diverging around zero."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 
 from lca.report import layer_tables, viz
+from lca.runs.sections import Ablation, Lambdas
 from test_runs import fake_result
 
 
@@ -101,7 +104,7 @@ GRID = [{"l1": a, "l2": b, "score": 0.1, "accuracy": 0.9 - 10 * a - 5 * b, "accu
 
 
 def test_lambda_tradeoff_plots_every_row_and_rings_the_chosen_one():
-    fig = viz.lambda_tradeoff(GRID, {"l1": 1e-2, "l2": 1e-3})
+    fig = viz.lambda_tradeoff(GRID, Lambdas(1e-2, 1e-3))
     points, chosen = fig.data[0], fig.data[1]
     assert len(points.x) == len(GRID) == 6
     # cost in points against the (0, 0) row's dev accuracy; sharpness = gap in points
@@ -118,7 +121,7 @@ def test_lambda_tradeoff_plots_every_row_and_rings_the_chosen_one():
 ])
 def test_lambda_tradeoff_refuses_grids_it_cannot_place(grid, match):
     with pytest.raises(ValueError, match=match):
-        viz.lambda_tradeoff(grid, {"l1": 0.0, "l2": 0.0})
+        viz.lambda_tradeoff(grid, Lambdas(0.0, 0.0))
 
 
 def test_training_curve_plots_loss_objective_and_dev_accuracy_against_steps():
@@ -136,11 +139,11 @@ def test_training_curve_plots_loss_objective_and_dev_accuracy_against_steps():
 
 
 def test_ablation_bars_show_the_random_spread_only_when_known():
-    ablation = {"top": 0.8, "random": 0.5, "random_sd": 0.03, "bottom": 0.2, "weight_magnitude": 0.6}
+    ablation = Ablation(top=0.8, random=0.5, random_sd=0.03, bottom=0.2, weight_magnitude=0.6)
     bars = viz.ablation_bars(0.9, ablation, 0.2, draws=5).data[0]
     assert bars.error_y.visible and list(bars.error_y.array) == pytest.approx([0, 0, 3.0, 0, 0])
     assert bars.text[2] == "50.0 ± 3.0" and "mean of 5 draws" in bars.customdata[2]
-    old = viz.ablation_bars(0.9, {k: v for k, v in ablation.items() if k != "random_sd"}, 0.2).data[0]
+    old = viz.ablation_bars(0.9, dataclasses.replace(ablation, random_sd=None), 0.2).data[0]  # an old result
     assert not old.error_y.visible and old.text[2] == "50.0"
 
 

@@ -125,7 +125,7 @@ def clean_layer_probe(train_acts: np.ndarray, train: Corpus, result, layer: int,
     if min_steps is not None:
         training["min_steps"] = min_steps
     weights = train_probes(Features(train_acts, rows, np.arange(layer * S, (layer + 1) * S)), y, len(result.tags),
-                           [result.lambdas["l1"]], [result.lambdas["l2"]], seed=config.seed, device=device, **training)
+                           [result.lambdas.l1], [result.lambdas.l2], seed=config.seed, device=device, **training)
     return ProbeWeights(weights.coef, weights.intercept)  # over the layer's own columns 0..S-1
 
 

@@ -275,7 +275,7 @@ def parse_neuron_set(text: str, result) -> tuple[str, np.ndarray]:
 
     text = (text or "top").strip()
     if text == "top":
-        return f"minimal ({len(result.minimal['neurons'])})", np.asarray(result.minimal["neurons"], dtype=np.int64)
+        return f"minimal ({len(result.minimal.neurons)})", np.asarray(result.minimal.neurons, dtype=np.int64)
     if text.startswith("top:"):
         n = text[4:].strip()
         if not n.isdigit() or not 0 < int(n) <= len(result.ranking):

@@ -100,7 +100,7 @@ def run_intervention(result, train: Corpus, test: Corpus, neurons=("top",), mode
     start = time.perf_counter()
     report("clean", 0.0)
     train_acts, _, _ = corpus_activations(loaded, train, cfg.aggregation,
-                                         cache or ActivationCache(result.activation_keys.get("cache_dir") or None))
+                                         cache or ActivationCache(result.activation_keys.cache_dir or None))
     means = mean_activations(train_acts) if mode == "mean" else None
     report("clean", 1.0)
     timings["clean"] = round(time.perf_counter() - start, 3)

@@ -154,14 +154,15 @@ def _run(args) -> int:
         print(f"dropped {sum(dropped.values())} test words whose tags never occur in training: "
               + ", ".join(f"{tag} {n}" for tag, n in dropped.items()))
     print(f"oracle {r.oracle_accuracy:.4f} (no reg. {r.noreg_accuracy:.4f}, majority {r.majority_accuracy:.4f}); "
-          f"λ1={r.lambdas['l1']:g} λ2={r.lambdas['l2']:g}")
-    print(f"minimal subset: {r.minimal['n_neurons']} of {r.n_neurons} neurons ({r.minimal['fraction']:.1%}), "
-          f"accuracy {r.minimal['accuracy']:.4f}; selectivity all {r.selectivity['all']:.4f}, "
-          f"top {r.selectivity['top']:.4f}")
-    print("zero-out 20%: " + ", ".join(f"{k} {v:.4f}" for k, v in r.ablation.items()))
+          f"λ1={r.lambdas.l1:g} λ2={r.lambdas.l2:g}")
+    print(f"minimal subset: {r.minimal.n_neurons} of {r.n_neurons} neurons ({r.minimal.fraction:.1%}), "
+          f"accuracy {r.minimal.accuracy:.4f}; selectivity all {r.selectivity.all:.4f}, "
+          f"top {r.selectivity.top:.4f}")
+    print(f"zero-out {r.run_config.top_fraction:.0%}: " + ", ".join(
+        f"{k} {v:.4f}" for k, v in r.ablation.to_dict().items() if v is not None))
     if r.seeds:
-        print(f"over {len(r.seeds['seeds'])} seeds: " + ", ".join(
-            f"{name} {f['mean']:.4f} ± {f['sd']:.4f}" for name, f in r.seeds["figures"].items()))
+        print(f"over {len(r.seeds.seeds)} seeds: " + ", ".join(
+            f"{name} {f.mean:.4f} ± {f.sd:.4f}" for name, f in r.seeds.figures.items()))
     print("\n".join(verdict(r).lines()))
     print(f"wrote {path}; to explore it in the app: streamlit run app.py, then Run → Open a run folder → {args.out}")
     return 0

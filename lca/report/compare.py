@@ -134,13 +134,13 @@ def _pct(v) -> float | None:
 def _row(label: str, r: LCAResult, mean: float, depth: float) -> dict:
     return {"label": label, "model": Path(str(r.model)).name, "task": r.task, "n_layers": r.n_layers,
             "oracle": _pct(r.oracle_accuracy), "majority": _pct(r.majority_accuracy),
-            "minimal_n": int(r.minimal["n_neurons"]), "minimal_pct": round(100 * r.minimal["fraction"], 2),
-            "minimal_acc": _pct(r.minimal["accuracy"]),
-            "selectivity_all": _pct(r.selectivity.get("all")), "selectivity_top": _pct(r.selectivity.get("top")),
-            "zero_top": _pct(r.ablation.get("top")), "zero_random": _pct(r.ablation.get("random")),
-            "zero_bottom": _pct(r.ablation.get("bottom")), "retrain_top": _pct(r.retrain.get("top")),
-            "retrain_random": _pct(r.retrain.get("random")), "retrain_bottom": _pct(r.retrain.get("bottom")),
-            "probeless": _pct(r.probeless.get("accuracy")), "mean_layer": round(mean, 3), "mean_depth": round(depth, 3)}
+            "minimal_n": int(r.minimal.n_neurons), "minimal_pct": round(100 * r.minimal.fraction, 2),
+            "minimal_acc": _pct(r.minimal.accuracy),
+            "selectivity_all": _pct(r.selectivity.all), "selectivity_top": _pct(r.selectivity.top),
+            "zero_top": _pct(r.ablation.top), "zero_random": _pct(r.ablation.random),
+            "zero_bottom": _pct(r.ablation.bottom), "retrain_top": _pct(r.retrain.top),
+            "retrain_random": _pct(r.retrain.random), "retrain_bottom": _pct(r.retrain.bottom),
+            "probeless": _pct(r.probeless.accuracy), "mean_layer": round(mean, 3), "mean_depth": round(depth, 3)}
 
 
 def result_row(result: LCAResult, label: str = "") -> dict:
@@ -199,7 +199,7 @@ def compare_results(results: Sequence[LCAResult], labels: Sequence[str] | None =
             a, b = results[i], results[j]
             if (a.model, a.n_neurons) != (b.model, b.n_neurons):
                 continue
-            ma, mb = a.minimal["neurons"], b.minimal["neurons"]
+            ma, mb = a.minimal.neurons, b.minimal.neurons
             per_tag = {t: round(jaccard(a.per_tag[t], b.per_tag[t]), 4) for t in shared_tags}
             overlaps.append({"a": labels[i], "b": labels[j], "jaccard": round(jaccard(ma, mb), 4),
                              "shared": len(set(ma) & set(mb)), "per_tag": per_tag})

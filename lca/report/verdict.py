@@ -113,8 +113,8 @@ def verdict(result) -> Verdict:
     above random, but not by that much.  Uninformative: top no better than random.
     """
     M = float(result.run_config.top_fraction)
-    top, rand = result.ablation["top"], result.ablation["random"]
-    sd = float(result.ablation.get("random_sd", 0.0))
+    top, rand = result.ablation.top, result.ablation.random
+    sd = float(result.ablation.random_sd or 0.0)
     draws = len(result.ablation_random_draws) or 1
     gap = top - rand
     small = [row for row in result.curve if row["fraction"] in (0.05, 0.1)]
@@ -122,9 +122,9 @@ def verdict(result) -> Verdict:
     spread = f" ± {100 * sd:.1f}" if draws > 1 else ""
     figures = (f"top {100 * M:.0f} % keeps {_pct(top)}, random {100 * M:.0f} % "
                f"{100 * rand:.1f}{spread} % ({draws} draw{'s' if draws > 1 else ''})")
-    if result.seeds.get("figures", {}).get("gap"):
-        g = result.seeds["figures"]["gap"]
-        figures += f"; over {len(g['values'])} seeds the gap is {100 * g['mean']:.1f} ± {100 * g['sd']:.1f} points"
+    if result.seeds and "gap" in result.seeds.figures:
+        g = result.seeds.figures["gap"]
+        figures += f"; over {len(g.values)} seeds the gap is {100 * g.mean:.1f} ± {100 * g.sd:.1f} points"
     if gap >= max(_MIN_GAP, _SPREADS * sd) and holds_small:
         level, says = "informative", f"the ranking is informative (+{100 * gap:.1f} points)"
     elif gap > 0:
@@ -157,7 +157,7 @@ def verdict(result) -> Verdict:
             causes.append(f"little data: {result.n_train_words:,} training examples, so the probe and its ranking "
                           "vary with the seed; add training data, or run --seeds 3 to see how much the figures move")
         grid = [v for v in training.get("grid", ()) if v > 0]
-        l1 = result.lambdas.get("l1", 0.0)
+        l1 = result.lambdas.l1
         if grid and l1 >= max(grid):
             causes.append(f"λ1 = {l1:g} is the largest in the grid: a stronger L1 penalty may sharpen the "
                           "ranking (see the λ trade-off)")

@@ -14,6 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..runs.sections import Ablation, Lambdas
 
 __all__ = ["ACTIVATION_SCALE", "token_heatmap", "neurons_heatmap", "grid_heatmap", "accuracy_curve",
            "ablation_bars", "training_curve", "lambda_tradeoff", "layer_bars", "tag_counts", "tag_layer_heatmap",
@@ -92,8 +93,9 @@ def _fmt_lambda(v: float) -> str:
     return "0" if v == 0 else f"{v:g}"
 
 
-def grid_heatmap(grid: Sequence[Mapping], lambdas: Mapping, title: str = "Grid search score (Algorithm 2)") -> go.Figure:
-    """The λ1 × λ2 grid coloured by the selection score; the chosen pair is boxed."""
+def grid_heatmap(grid: Sequence[Mapping], lambdas: Lambdas,
+                 title: str = "Grid search score (Algorithm 2)") -> go.Figure:
+    """The λ1 × λ2 grid coloured by the selection score; the chosen pair (``lambdas``) is boxed."""
     l1s, l2s = sorted({r["l1"] for r in grid}), sorted({r["l2"] for r in grid})
     cell = {(r["l1"], r["l2"]): r for r in grid}
     z = [[cell.get((a, b), {}).get("score") for b in l2s] for a in l1s]
@@ -103,7 +105,7 @@ def grid_heatmap(grid: Sequence[Mapping], lambdas: Mapping, title: str = "Grid s
     fig = go.Figure(go.Heatmap(z=z, x=x, y=y, customdata=hover, colorscale="Viridis", texttemplate="%{z:.3f}",
                                hovertemplate="λ1 %{y}, λ2 %{x}<br>score %{z:.4f}<br>%{customdata}<extra></extra>",
                                colorbar=dict(title="score", thickness=10)))
-    best = (_fmt_lambda(lambdas["l2"]), _fmt_lambda(lambdas["l1"]))
+    best = (_fmt_lambda(lambdas.l2), _fmt_lambda(lambdas.l1))
     fig.add_trace(go.Scatter(x=[best[0]], y=[best[1]], mode="markers", name="chosen",
                              marker=dict(symbol="square-open", size=38, color="#d62728", line=dict(width=3)),
                              hovertemplate="chosen λ1 %{y}, λ2 %{x}<extra></extra>"))
@@ -150,25 +152,26 @@ def accuracy_curve(curve: Sequence[Mapping], oracle_accuracy: float, n_neurons: 
     return _layout(fig, title, height=380, legend=dict(orientation="h", y=-0.25, traceorder="normal"))
 
 
-def ablation_bars(oracle_accuracy: float, ablation: Mapping[str, float], fraction: float,
+def ablation_bars(oracle_accuracy: float, ablation: Ablation, fraction: float,
                   title: str | None = None, draws: int = 1) -> go.Figure:
     """Table 2 as bars: all neurons, and only the top / random / bottom / weight-magnitude ``fraction`` kept.
 
-    Random is the mean of ``draws`` draws with its sd as an error bar (``ablation["random_sd"]``;
-    absent from results saved before several draws were made).
+    Random is the mean of ``draws`` draws with its sd as an error bar (``ablation.random_sd``; None in
+    results saved before several draws were made).
     """
     names = ["all", "top", "random", "bottom", "weight_magnitude"]
-    values = [oracle_accuracy] + [ablation[k] for k in names[1:]]
-    sd = float(ablation.get("random_sd", 0.0))
+    values = [oracle_accuracy] + [getattr(ablation, k) for k in names[1:]]
+    has_sd = ablation.random_sd is not None
+    sd = float(ablation.random_sd or 0.0)
     errors = [100 * sd if k == "random" else 0.0 for k in names]
     colors = ["#333333"] + [_ORDER_COLORS[k] for k in names[1:]]
     labels = ["All", "Top", "Random", "Bottom", "Wt. mag."]
-    text = [f"{100 * v:.1f}" + (f" ± {100 * sd:.1f}" if k == "random" and "random_sd" in ablation else "")
+    text = [f"{100 * v:.1f}" + (f" ± {100 * sd:.1f}" if k == "random" and has_sd else "")
             for k, v in zip(names, values)]
     hover = [f"{t} %" + (f"<br>mean of {draws} draws ± sd" if k == "random" and draws > 1 else "")
              for k, t in zip(names, text)]
     fig = go.Figure(go.Bar(x=labels, y=[100 * v for v in values], marker_color=colors, text=text, textposition="outside",
-                           error_y=dict(type="data", array=errors, visible="random_sd" in ablation, color="#333"),
+                           error_y=dict(type="data", array=errors, visible=has_sd, color="#333"),
                            customdata=hover, hovertemplate="%{x}: %{customdata}<extra></extra>"))
     fig.update_yaxes(title="test accuracy (%)", range=[0, 110])
     return _layout(fig, title or f"Keep {100 * fraction:.0f} % of the neurons", height=340)
@@ -204,7 +207,7 @@ def training_curve(curve: Sequence[Mapping], title: str = "Training of the oracl
     return _layout(fig, title, height=460, legend=dict(orientation="h", y=-0.18))
 
 
-def lambda_tradeoff(grid: Sequence[Mapping], lambdas: Mapping,
+def lambda_tradeoff(grid: Sequence[Mapping], lambdas: Lambdas,
                     title: str = "What each λ pair costs and what it buys") -> go.Figure:
     """Every grid row as a point: x = accuracy cost on the development split (the (0, 0) row's
     accuracy − the row's, in points), y = ranking sharpness (``gap``: zero-out top − mean random,
@@ -227,9 +230,9 @@ def lambda_tradeoff(grid: Sequence[Mapping], lambdas: Mapping,
     fig = go.Figure(go.Scatter(x=cost, y=gap, mode="markers", name="grid points", customdata=hover,
                                marker=dict(size=10, color="#4393c3", line=dict(width=1, color="#053061")),
                                hovertemplate="%{customdata}<extra></extra>"))
-    chosen = [k for k, r in enumerate(grid) if (r["l1"], r["l2"]) == (lambdas["l1"], lambdas["l2"])]
+    chosen = [k for k, r in enumerate(grid) if (r["l1"], r["l2"]) == (lambdas.l1, lambdas.l2)]
     fig.add_trace(go.Scatter(x=[cost[k] for k in chosen], y=[gap[k] for k in chosen], mode="markers",
-                             name=f"this run: λ1 {_fmt_lambda(lambdas['l1'])}, λ2 {_fmt_lambda(lambdas['l2'])}",
+                             name=f"this run: λ1 {_fmt_lambda(lambdas.l1)}, λ2 {_fmt_lambda(lambdas.l2)}",
                              customdata=[hover[k] for k in chosen], hovertemplate="%{customdata}<extra>this run</extra>",
                              marker=dict(symbol="circle-open", size=22, color="#d62728", line=dict(width=3))))
     fig.add_hline(y=0, line_color="#999", line_width=1)

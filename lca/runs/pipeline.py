@@ -24,6 +24,7 @@ from ..method.probeless import probeless_ranking
 from ..method.rank import bottom_ranking, lca_ranking, random_rankings, tag_neurons, weight_magnitude_ranking
 from .inputs import ModelKey, corpus_key, held_columns, layer_columns
 from .result import LCAResult, RunConfig
+from .sections import Ablation, ActivationKeys, Lambdas, Minimal, Probeless, Retrain, Screen, Selectivity
 from .seeds import aggregate_seeds
 from ..method.screen import screen_neurons
 from ..method.select import minimal_subset
@@ -223,7 +224,8 @@ def _run_once(train: Corpus, test: Corpus, config: RunConfig, loaded: LoadedMode
         curve = ablation_curve(X_test, y_test, oracle, rankings, sorted(set(CURVE_FRACTIONS) | {config.top_fraction}),
                                device=device)
         at_top = next(r for r in curve if r["fraction"] == config.top_fraction)
-        ablation = {name: at_top[name] for name in ("top", "random", "random_sd", "bottom", "weight_magnitude")}
+        ablation = Ablation(**{name: at_top[name] for name in ("top", "random", "random_sd", "bottom",
+                                                                "weight_magnitude")})
     with _stage("probeless", timings, progress):
         pl_ranking = probeless_ranking(X_fit, y_fit, T)
     with _stage("retrain", timings, progress):
@@ -239,14 +241,13 @@ def _run_once(train: Corpus, test: Corpus, config: RunConfig, loaded: LoadedMode
                                      T, subsets, l1, l2, **kw)
         random_draws = [retrained[f"random_{i}"] for i in range(len(randoms))]
         mean, sd = mean_sd(random_draws)
-        retrain = {"top": minimal_acc, "random": mean, "random_sd": sd, "random_draws": random_draws,
-                   "bottom": retrained["bottom"]}
-        probeless = {"accuracy": retrained["probeless"], "n_neurons": N, "ranking_head": pl_ranking[:100].tolist()}
+        retrain = Retrain(top=minimal_acc, random=mean, random_sd=sd, random_draws=tuple(random_draws),
+                          bottom=retrained["bottom"])
     with _stage("selectivity", timings, progress):
         if grid.companions is not None:
             retrained["control_all"] = float(accuracy(X_test, c_test, grid.companions, device=device)[0])
-        selectivity = {"all": oracle_acc - retrained["control_all"], "top": retrain["top"] - retrained["control_top"],
-                       "control_all": retrained["control_all"], "control_top": retrained["control_top"]}
+        selectivity = Selectivity(all=oracle_acc - retrained["control_all"], top=retrain.top - retrained["control_top"],
+                                  control_all=retrained["control_all"], control_top=retrained["control_top"])
 
     majority = float(np.mean(y_test == np.bincount(y_fit, minlength=T).argmax())) if len(y_test) else 0.0
     # From here on neuron ids are flat ids of the whole model (they differ only when some layers are left out).
@@ -260,27 +261,25 @@ def _run_once(train: Corpus, test: Corpus, config: RunConfig, loaded: LoadedMode
     neurons = flat(minimal.neurons)
     per_tag = {tag: flat(n).tolist() for tag, n in zip(classes.tolist(), tag_neurons(weights, minimal.neurons,
                                                                                      config.ranking_steps))}
-    probeless["ranking_head"] = flat(probeless["ranking_head"]).tolist()
     return LCAResult(
         model=loaded.name, task=config.task, n_layers=layout.n_layers, layer_size=layout.layer_size, n_neurons=D_all,
         pair=pair, tags=tuple(classes.tolist()), n_train_words=len(ex_train), n_test_words=len(kept),
-        lambdas=grid.lambdas, grid=grid.rows, oracle_accuracy=oracle_acc, noreg_accuracy=noreg_acc,
+        lambdas=Lambdas(l1, l2), grid=grid.rows, oracle_accuracy=oracle_acc, noreg_accuracy=noreg_acc,
         majority_accuracy=majority, ranking=tuple(np.concatenate([flat(ranking), left_out]).tolist()), per_tag=per_tag,
         ablation=ablation, retrain=retrain,
-        minimal={"n_neurons": N, "fraction": N / D, "analysed_neurons": D, "accuracy": minimal_acc,
-                 "dev_accuracy": minimal.dev_accuracy, "oracle_dev_accuracy": grid.oracle_dev_accuracy,
-                 "tried": [list(t) for t in minimal.tried], "neurons": neurons.tolist()},
-        selectivity=selectivity, probeless=probeless,
+        minimal=Minimal(n_neurons=N, fraction=N / D, analysed_neurons=D, accuracy=minimal_acc,
+                        dev_accuracy=minimal.dev_accuracy, oracle_dev_accuracy=grid.oracle_dev_accuracy,
+                        tried=tuple(tuple(t) for t in minimal.tried), neurons=tuple(neurons.tolist())),
+        selectivity=selectivity,
+        probeless=Probeless(retrained["probeless"], N, tuple(flat(pl_ranking[:100]).tolist())),
         layer_histogram=tuple(_layer_histogram(neurons, layout.n_layers, layout.layer_size, pair)),
         timings=timings, config=config.to_dict(),
-        activation_keys={"train": key_train, "test": key_test, "cache_dir": str(cache.directory.parent),
-                         "reused": [hit_train, hit_test],
-                         "repaired": [key_train in cache.repaired, key_test in cache.repaired],
-                         "n_dev_examples": int(len(dev_idx)),
-                         **({} if held is None else {"columns": held.tolist()})},  # what the cached matrices hold
+        activation_keys=ActivationKeys(key_train, key_test, str(cache.directory.parent), (hit_train, hit_test),
+                                       (key_train in cache.repaired, key_test in cache.repaired), int(len(dev_idx)),
+                                       None if held is None else tuple(held.tolist())),  # what the matrices hold
         curve=tuple(curve), ablation_random_draws=tuple(at_top["random_draws"]),
         training_curve=tuple({"epoch": h["epoch"], "step": h["step"], "loss": h["loss"][0], "penalty": h["penalty"][0],
                               "dev_accuracy": h["dev_accuracy"][0]} for h in oracle.history),
-        dropped_unseen=dropped, site=config.site, screen={} if screen is None else screen.to_dict(),
+        dropped_unseen=dropped, site=config.site, screen=None if screen is None else Screen.from_dict(screen.to_dict()),
         weights=full_weights, intercept=oracle.intercept[0],
     )

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from ..data.corpus import TASKS
 from ..models.extract import AGGREGATIONS
 from ..method.probe import SCHEDULES
 from ..models.sites import SITES
+from .sections import (Ablation, ActivationKeys, Lambdas, Minimal, Probeless, Retrain, Screen, Section, Seeds,
+                       Selectivity)
 
-__all__ = ["RunConfig", "LCAResult", "PAPER_GRID", "MODES", "load_result", "save_result", "parse_layers"]
+__all__ = ["RunConfig", "LCAResult", "PAPER_GRID", "MODES", "SECTIONS", "load_result", "save_result", "parse_layers"]
 
 PAPER_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 0.0)  # Algorithm 2's searchList
 MODES = ("paper", "quick")
@@ -146,6 +149,14 @@ class RunConfig:
 class LCAResult:
     """What a run found.  Accuracies are fractions in [0, 1], measured on the test split.
 
+    The records several modules read are typed sections (:mod:`lca.runs.sections`, each with
+    ``to_dict``/``from_dict``; a section given as a mapping, e.g. from an old ``result.json``, is read
+    into its class).  ``per_tag``, ``dropped_unseen`` and ``timings`` stay dicts: they map names the data
+    decides (tags, stages) to values, with no fixed keys to type.  ``config`` stays the settings as saved
+    (a dict): :attr:`run_config` reads it as a :class:`RunConfig`, tolerating settings added or retired
+    since.  The tables ``grid``, ``curve`` and ``training_curve`` are tuples of row dicts, drawn whole by
+    :mod:`lca.report.viz`, as :mod:`lca.method.grid` and :mod:`lca.method.ablate` make them.
+
     Attributes
     ----------
     ranking : tuple of int, length n_neurons
@@ -158,12 +169,14 @@ class LCAResult:
         The oracle probe's bias (``intercept.npy``).
     layer_histogram : list of int, length n_layers (or 2 * n_layers for pair tasks: heads then dependents)
         Neurons of the minimal set in each layer.
-    ablation : dict
-        Table 2 at the top fraction: ``top, random, random_sd, bottom, weight_magnitude``; random
-        is the mean over ``config.random_draws`` draws, whose own figures are
-        ``ablation_random_draws``.
-    retrain : dict
-        Table 5: ``top, random, random_sd, random_draws, bottom``.
+    lambdas, ablation, retrain, minimal, selectivity, probeless : sections
+        :class:`~lca.runs.sections.Lambdas` of the oracle, Table 2 at the top fraction
+        (:class:`~lca.runs.sections.Ablation`; its random draws' own figures are ``ablation_random_draws``),
+        Table 5 (:class:`~lca.runs.sections.Retrain`), Algorithm 4 (:class:`~lca.runs.sections.Minimal`),
+        Table 3 (:class:`~lca.runs.sections.Selectivity`) and the probeless baseline
+        (:class:`~lca.runs.sections.Probeless`).
+    activation_keys : ActivationKeys
+        The cache entries the run read (:class:`~lca.runs.sections.ActivationKeys`).
     training_curve : tuple of dict
         The oracle probe's ``{epoch, step, loss, penalty, dev_accuracy}``: mean training
         cross-entropy of the epoch, the penalty per example (loss + penalty is the objective)
@@ -171,12 +184,12 @@ class LCAResult:
     site : str
         The neuron site (:mod:`lca.models.sites`): ``n_layers`` and ``layer_size`` are the site's (``mlp``:
         blocks × MLP width).
-    screen : dict
-        With ``config.screen`` = K: ``{"per_layer": K, "columns": [flat ids kept], "seconds"}``; the
-        test activations in the cache hold those columns only, in that order.
-    seeds : dict
-        With ``config.seeds`` > 1: ``{"seeds": [...], "figures": {name: {values, mean, sd}}}``
-        for every table figure (see :mod:`lca.runs.seeds`); the other fields are the first seed's.
+    screen : Screen or None
+        With ``config.screen`` = K, the screen's :class:`~lca.runs.sections.Screen`; the test activations
+        in the cache hold its columns only, in that order.
+    seeds : Seeds or None
+        With ``config.seeds`` > 1, every table figure's mean ± sd (:class:`~lca.runs.sections.Seeds`, see
+        :mod:`lca.runs.seeds`); the other fields are the first seed's.
     dropped_unseen : dict of str to int
         Test words left out because their tag never occurs in training, per tag (``drop_unseen``).
     """
@@ -190,31 +203,41 @@ class LCAResult:
     tags: tuple[str, ...]
     n_train_words: int
     n_test_words: int
-    lambdas: dict
+    lambdas: Lambdas
     grid: tuple[dict, ...]
     oracle_accuracy: float
     noreg_accuracy: float
     majority_accuracy: float
     ranking: tuple[int, ...]
     per_tag: dict
-    ablation: dict
-    retrain: dict
-    minimal: dict
-    selectivity: dict
-    probeless: dict
+    ablation: Ablation
+    retrain: Retrain
+    minimal: Minimal
+    selectivity: Selectivity
+    probeless: Probeless
     layer_histogram: tuple[int, ...]
     timings: dict
     config: dict
-    activation_keys: dict
+    activation_keys: ActivationKeys
     curve: tuple[dict, ...] = ()
     ablation_random_draws: tuple[float, ...] = ()
     training_curve: tuple[dict, ...] = ()
-    seeds: dict = field(default_factory=dict)
+    seeds: Seeds | None = None
     dropped_unseen: dict = field(default_factory=dict)
     site: str = "hidden"
-    screen: dict = field(default_factory=dict)
+    screen: Screen | None = None
     weights: np.ndarray | None = field(default=None, repr=False, compare=False)
     intercept: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        for name, kind in SECTIONS.items():
+            value = getattr(self, name)
+            if isinstance(value, Mapping):  # old files hold {} for a section they did not have
+                try:
+                    typed = kind.from_dict(value) if value or name not in _OPTIONAL else None
+                except (TypeError, KeyError) as err:
+                    raise InputError(f"result section {name!r} cannot be read ({err}): {dict(value)!r:.200}") from None
+                object.__setattr__(self, name, typed)
 
     @property
     def run_config(self) -> RunConfig:
@@ -247,12 +270,16 @@ class LCAResult:
         return cls(**values, weights=weights, intercept=intercept)
 
 
+SECTIONS = {"lambdas": Lambdas, "ablation": Ablation, "retrain": Retrain, "minimal": Minimal, "selectivity": Selectivity,
+            "probeless": Probeless, "activation_keys": ActivationKeys, "seeds": Seeds, "screen": Screen}
 _ARRAYS = ("weights", "intercept")  # saved as .npy files beside result.json
 _OPTIONAL = ("curve", "ablation_random_draws", "training_curve", "seeds", "dropped_unseen", "site",
              "screen")  # absent from older results
 
 
 def _plain(value):
+    if isinstance(value, Section):
+        return value.to_dict()
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, (np.ndarray, tuple, set)):
@@ -268,7 +295,7 @@ def save_result(result: LCAResult, out_dir) -> Path:
     for name in _ARRAYS:
         if getattr(result, name) is not None:
             np.save(out / f"{name}.npy", np.asarray(getattr(result, name), dtype=np.float32))
-    (out / "activations.json").write_text(json.dumps(result.activation_keys, indent=1))
+    (out / "activations.json").write_text(json.dumps(result.activation_keys.to_dict(), indent=1))
     return out / "result.json"
 
 

@@ -128,7 +128,7 @@ class RunStore:
         """Write a finished run; ``meta.json`` is written last, so a run is listed only when complete."""
         info = {"run_id": rid, "created": time.time(), "model": result.model, "task": result.task,
                 "n_train_words": result.n_train_words, "n_test_words": result.n_test_words,
-                "oracle_accuracy": result.oracle_accuracy, "minimal_fraction": result.minimal.get("fraction"),
+                "oracle_accuracy": result.oracle_accuracy, "minimal_fraction": result.minimal.fraction,
                 "config": result.config, **(meta or {})}
 
         def write(tmp: Path) -> None:

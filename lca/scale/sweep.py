@@ -136,9 +136,9 @@ def finished_result(run_dir: Path, config: RunConfig, train, test, facts: dict):
     except (InputError, TypeError, ValueError):
         return None
     keys = result.activation_keys
-    held = None if keys.get("columns") is None else np.asarray(keys["columns"], dtype=np.int64)
-    read = all(keys.get(part) in _key_candidates(config, corpus, facts, held)
-               for part, corpus in (("train", train), ("test", test)))
+    held = None if keys.columns is None else np.asarray(keys.columns, dtype=np.int64)
+    read = all(key in _key_candidates(config, corpus, facts, held) for key, corpus in ((keys.train, train),
+                                                                                        (keys.test, test)))
     return result if same and read else None
 
 
