@@ -169,7 +169,7 @@ def test_a_failing_run_is_reported_and_the_others_finish(local_ray, sweep_cache,
     assert outcome.extractions == 2
     cache = ActivationCache(sweep_cache)  # the run read the matrices of its layers the sweep extracted
     keys = result.activation_keys
-    assert all(cache._index.get(keys[s])["workers"] == 2 for s in ("train", "test"))
+    assert all(cache._index.get(key)["workers"] == 2 for key in (keys.train, keys.test))
     assert not (tmp_path / "out" / by_layers["99"]["dir"]).exists()
     assert {r["layers"]: r["status"] for r in _table(tmp_path / "out")} == {"99": "failed", "5,6": "done"}
 
