@@ -73,3 +73,47 @@ def test_training_drop_needs_a_curve():
 def test_seeds_spread_is_quoted():
     seeds = Seeds((0, 1, 2), {"gap": Spread((0.3, 0.28, 0.32), 0.3, 0.02)})
     assert "over 3 seeds the gap is 30.0 ± 2.0 points" in verdict(result(seeds=seeds)).headline
+
+
+def with_magnitude(res, magnitude: dict):
+    """``res`` with weight magnitude's accuracy at each curve fraction (and Table 2's) set."""
+    import dataclasses
+
+    curve = tuple({**row, "weight_magnitude": magnitude[row["fraction"]]} for row in res.curve)
+    return dataclasses.replace(res, curve=curve,
+                               ablation=dataclasses.replace(res.ablation, weight_magnitude=magnitude[0.2]))
+
+
+def test_the_verdict_says_where_weight_magnitude_beats_the_ranking():
+    # top keeps 0.6 / 0.7 / 0.9 at 5 / 10 / 20 %: magnitude wins at 5 and 10 % by 14 and 10 points, loses at 20 %
+    v = verdict(with_magnitude(result(), {0.05: 0.74, 0.1: 0.80, 0.2: 0.85}))
+    (text,) = [c for c in v.comparisons if "weight magnitude" in c]
+    assert "the LCA ranking keeps more at 20 % of the neurons (by up to 5.0 points)" in text
+    assert "weight magnitude keeps more at 5 and 10 % (by up to 14.0 points)" in text
+    assert "compared: against plain weight magnitude" in "\n".join(v.lines())
+    # magnitude at least as good everywhere: said plainly
+    everywhere = verdict(with_magnitude(result(), {0.05: 0.7, 0.1: 0.8, 0.2: 0.925})).comparisons[0]
+    assert "adds nothing over plain weight magnitude" in everywhere
+    assert "within 0.5 points" in verdict(with_magnitude(result(), {0.05: 0.6, 0.1: 0.7, 0.2: 0.9})).comparisons[0]
+
+
+def grid_run(chosen):
+    import dataclasses
+
+    grid = ({"l1": 0.0, "l2": 0.0, "accuracy": 0.95, "gap": 0.05},
+            {"l1": 0.1, "l2": 0.001, "accuracy": 0.9444, "gap": 0.252},
+            {"l1": 0.1, "l2": 0.1, "accuracy": 0.9444, "gap": 0.195},
+            {"l1": 1.0, "l2": 0.0, "accuracy": 0.80, "gap": 0.40})
+    return dataclasses.replace(result(), grid=grid, lambdas=Lambdas(*chosen))
+
+
+def test_the_verdict_says_when_the_grids_choice_is_dominated_in_the_trade_off():
+    from lca.report.verdict import dominated_points, lambda_front_note
+
+    assert dominated_points(grid_run((0.1, 0.1)).grid) == {2: 1}
+    note = lambda_front_note(grid_run((0.1, 0.1)))
+    assert note.startswith("the grid search chose λ1 0.1, λ2 0.1 (cost 0.56 points, gap 19.5), which is not on "
+                           "the front of the λ trade-off: λ1 0.1, λ2 0.001 (cost 0.56 points, gap 25.2)")
+    assert note in verdict(grid_run((0.1, 0.1))).comparisons
+    assert lambda_front_note(grid_run((0.1, 0.001))) is None  # on the front
+    assert lambda_front_note(grid_run((1.0, 0.0))) is None

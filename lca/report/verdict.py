@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Verdict", "verdict", "training_drop", "curve_summary", "LEVELS", "UNCONVERGED", "ORDERINGS"]
+__all__ = ["Verdict", "verdict", "training_drop", "curve_summary", "LEVELS", "UNCONVERGED", "ORDERINGS",
+           "versus_magnitude", "dominated_points", "lambda_front_note"]
 
 LEVELS = ("informative", "weak", "uninformative")
 # A gap smaller than this many points, or than this many spreads of the random draws, is weak.
@@ -27,15 +28,19 @@ _ACCURACY_COST = 0.02  # the chosen penalty costing more than this vs the unregu
 class Verdict:
     """``level`` one of :data:`LEVELS`; ``headline`` one line with the figures; ``causes`` the
     likely reasons for a weak ranking, each with what to try; ``warnings`` what holds whatever
-    the level (an unconverged probe, an accuracy cost)."""
+    the level (an unconverged probe, an accuracy cost); ``comparisons`` the ranking against plain
+    weight magnitude (:func:`versus_magnitude`) and the grid's choice against the λ trade-off's
+    front (:func:`lambda_front_note`), where they apply."""
 
     level: str
     headline: str
     causes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    comparisons: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
-        return [self.headline] + [f"  likely cause: {c}" for c in self.causes] + [f"  warning: {w}" for w in self.warnings]
+        return ([self.headline] + [f"  likely cause: {c}" for c in self.causes] + [f"  warning: {w}" for w in self.warnings]
+                + [f"  compared: {c}" for c in self.comparisons])
 
 
 def training_drop(curve) -> float | None:
@@ -167,4 +172,95 @@ def verdict(result) -> Verdict:
         if not causes:
             causes.append("the property may be spread over many neurons (distributed), so that any random "
                           f"{100 * M:.0f} % keeps much of it; compare the retrained top and random probes")
-    return Verdict(level, f"{figures}: {says}", tuple(causes), tuple(warnings))
+    comparisons = tuple(c for c in (versus_magnitude(result), lambda_front_note(result)) if c)
+    return Verdict(level, f"{figures}: {says}", tuple(causes), tuple(warnings), comparisons)
+
+
+_TIE = 0.005  # orderings within half a point of each other keep the same
+
+
+def _fractions(values) -> str:
+    return ", ".join(f"{100 * f:g}" for f in values[:-1]) + (" and " if len(values) > 1 else "") + f"{100 * values[-1]:g} %"
+
+
+def versus_magnitude(result) -> str | None:
+    """Which ordering keeps more accuracy, the LCA ranking or plain weight magnitude (the largest |weight|
+    first), at each fraction of neurons kept below all of them (the accuracy curve, and Table 2's ``M``);
+    None when the run has neither.
+
+    >>> from types import SimpleNamespace as NS
+    >>> curve = [{"fraction": 0.05, "top": 0.80, "weight_magnitude": 0.70},
+    ...          {"fraction": 0.2, "top": 0.920, "weight_magnitude": 0.925}, {"fraction": 1.0, "top": 0.95,
+    ...          "weight_magnitude": 0.95}]
+    >>> versus_magnitude(NS(curve=curve, ablation=NS(top=0.92, weight_magnitude=0.925), run_config=NS(top_fraction=0.2)))
+    'against plain weight magnitude (largest |weight| first), the LCA ranking keeps more at 5 % of the neurons (by up to 10.0 points); weight magnitude keeps more at 20 % (by up to 0.5 points).'
+    """
+    points = {float(r["fraction"]): (r["top"], r["weight_magnitude"]) for r in result.curve or ()
+              if "weight_magnitude" in r and float(r["fraction"]) < 1}
+    M = float(result.run_config.top_fraction)
+    if M not in points and result.ablation.weight_magnitude is not None:
+        points[M] = (result.ablation.top, result.ablation.weight_magnitude)
+    if not points:
+        return None
+    diff = {f: t - w for f, (t, w) in sorted(points.items())}
+    lca = [f for f, d in diff.items() if d >= _TIE]
+    wm = [f for f, d in diff.items() if d <= -_TIE]
+    ties = [f for f, d in diff.items() if abs(d) < _TIE]
+    head = "against plain weight magnitude (largest |weight| first), "
+    if not lca and not wm:
+        return head + f"the two keep the same accuracy (within {100 * _TIE:g} points) at {_fractions(ties)} of the neurons."
+    parts = []
+    if lca:
+        parts.append(f"the LCA ranking keeps more at {_fractions(lca)} of the neurons "
+                     f"(by up to {100 * max(diff[f] for f in lca):.1f} points)")
+    if wm:
+        parts.append(f"weight magnitude keeps more at {_fractions(wm)}" + ("" if lca else " of the neurons")
+                     + f" (by up to {100 * max(-diff[f] for f in wm):.1f} points)")
+    if ties:
+        parts.append(f"they keep the same at {_fractions(ties)}")
+    text = head + "; ".join(parts) + "."
+    if wm and not lca:
+        text += " The ranking adds nothing over plain weight magnitude here."
+    return text
+
+
+def dominated_points(grid) -> dict[int, int]:
+    """Grid rows beaten in the λ trade-off: ``{row: the row that beats it}``, where the other row has at
+    least the development accuracy (so costs no more) and at least the ranking gap, and more of one.
+    The row named is the one of those with the largest gap (then accuracy).  Rows without a gap are left out.
+
+    >>> grid = [{"accuracy": 0.9, "gap": 0.2}, {"accuracy": 0.9, "gap": 0.25}, {"accuracy": 0.95, "gap": 0.1}]
+    >>> dominated_points(grid)
+    {0: 1}
+    """
+    rows = [(k, r["accuracy"], r["gap"]) for k, r in enumerate(grid) if "gap" in r and "accuracy" in r]
+    eps = 1e-9
+    out = {}
+    for k, acc, gap in rows:
+        better = [(g, a, j) for j, a, g in rows if j != k and a >= acc - eps and g >= gap - eps
+                  and (a > acc + eps or g > gap + eps)]
+        if better:
+            out[k] = max(better)[2]
+    return out
+
+
+def lambda_front_note(result) -> str | None:
+    """A sentence when the λ pair the grid search chose is dominated in the λ trade-off (another pair
+    costs no more accuracy and ranks more sharply); None when it is on the front or the run did not
+    search (a fixed pair, or a grid without gaps)."""
+    if result.run_config.lambdas is not None:
+        return None
+    grid = list(result.grid)
+    noreg = [r for r in grid if r.get("l1") == 0 and r.get("l2") == 0]
+    chosen = [k for k, r in enumerate(grid) if (r["l1"], r["l2"]) == (result.lambdas.l1, result.lambdas.l2)]
+    if not noreg or not chosen or chosen[0] not in dominated_points(grid):
+        return None
+    base = noreg[0]["accuracy"]
+    here, there = grid[chosen[0]], grid[dominated_points(grid)[chosen[0]]]
+
+    def point(r) -> str:
+        return (f"λ1 {r['l1']:g}, λ2 {r['l2']:g} (cost {100 * (base - r['accuracy']):.2f} points, "
+                f"gap {100 * r['gap']:.1f})")
+    return (f"the grid search chose {point(here)}, which is not on the front of the λ trade-off: {point(there)} "
+            "costs no more development accuracy and ranks more sharply. Algorithm 2's score weighs the retrained "
+            "top and bottom accuracies, not this gap; pick that point in the λ trade-off to compare.")
