@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from lca.scale.jobs import JobQueue, default_slots
 
 
@@ -103,3 +105,45 @@ def test_the_app_queue_and_sweeps_ask_for_one_process_memory_figure(monkeypatch)
     monkeypatch.setattr(memory, "PROCESS_BYTES", memory.PROCESS_BYTES + 2**30)
     assert (app() - before[0], sweep() - before[1]) == (2**30, 2**30)
     assert sweep() == memory.process_bytes(config, shape, train.n_words, 1)
+
+
+def staged(messages, cancel, seconds: dict):
+    """A job of stages: ``a`` reports its progress, ``b`` only its start and end (as some run stages do)."""
+    for stage, duration in seconds.items():
+        messages.put(("progress", stage, 0.0))
+        end = time.time() + duration
+        while stage == "a" and time.time() < end:
+            messages.put(("progress", stage, 1 - (end - time.time()) / duration))
+            time.sleep(0.05)
+        time.sleep(max(0.0, end - time.time()))
+        messages.put(("progress", stage, 1.0))
+    messages.put(("done", None))
+
+
+def test_stage_times_are_measured_and_estimate_the_next_job(tmp_path):
+    from lca.scale.estimate import StageHistory, stage_times, total_left
+
+    path = tmp_path / "history.json"
+    jobs = JobQueue(max_running=1, free_memory=lambda: 10**12, history=StageHistory(path))
+    profiles, sizes = {"a": "p", "b": "p"}, {"a": 10.0, "b": 100.0}
+    first = wait(jobs.submit("s1", "k1", "run", staged, ({"a": 0.6, "b": 0.9},),
+                             info={"sizes": sizes, "profiles": profiles}))
+    assert first.status == "done" and 0.5 < first.stage_seconds["a"] < 5 and 0.85 < first.stage_seconds["b"] < 2
+    deadline = time.time() + 10
+    while not len(jobs.history) and time.time() < deadline:  # recorded once the watcher has joined the process
+        time.sleep(0.05)
+    # a job twice the size is expected to take twice as long, and the history survives a restart
+    again = StageHistory(path).expected({"a": 20.0, "b": 200.0}, profiles)
+    assert again == pytest.approx({"a": 2 * first.stage_seconds["a"], "b": 2 * first.stage_seconds["b"]}, abs=0.01)
+    assert StageHistory(path).expected({"a": 20.0}, {"a": "other"}) == {"a": None}  # another profile: no guess
+
+    # while it runs, a stage that reports nothing between start and end moves with time, short of done
+    job = jobs.submit("s2", "k2", "run", staged, ({"a": 0.2, "b": 2.0},),
+                      info={"sizes": sizes, "profiles": profiles})
+    while job.stage != "b" and job.active:
+        time.sleep(0.05)
+    time.sleep(0.6)
+    rows = stage_times(["a", "b"], job.stages, job.stage, job.stage_clock(), jobs.history.expected(sizes, profiles))
+    assert rows[0].state == "done" and rows[1].state == "running" and rows[1].by_time
+    assert 0.2 < rows[1].fraction < 0.95 and total_left(rows) < first.stage_seconds["b"]
+    wait(job)

@@ -13,7 +13,9 @@ stop at its next progress report, then terminated after a grace period).
 Each job runs ``target(messages, cancel, *args)`` in a spawned process (a fresh interpreter: a long
 probe never holds the server's GIL and a crash cannot take the server down); ``messages`` carries
 ``("progress", stage, fraction)`` then one of ``("done", value)``, ``("failed", text)``,
-``("cancelled", None)`` (see :mod:`lca.scale.job_targets`).
+``("cancelled", None)`` (see :mod:`lca.scale.job_targets`).  The time between two progress messages
+is the stage's that sent the first; a finished job whose ``info`` has ``sizes`` and ``profiles``
+goes into the queue's :class:`~lca.scale.estimate.StageHistory`, which estimates later jobs.
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
+
+from .estimate import StageHistory
 
 __all__ = ["Job", "JobQueue", "default_slots"]
 
@@ -70,20 +74,31 @@ class Job:
     finished: float | None = None
     cancel: object = field(default_factory=_MP.Event)
     on_done: Callable[["Job"], None] | None = None  # called in the watcher thread once, on success
+    stage_seconds: dict = field(default_factory=dict)  # seconds spent in each stage, up to the last message
+    reported: float | None = None  # when the last progress message came
 
     @property
     def active(self) -> bool:
         return self.status in ("queued", "running")
 
+    def stage_clock(self, now: float | None = None) -> dict[str, float]:
+        """Seconds spent in each stage so far, the current one up to ``now`` (default: this moment)."""
+        clock = dict(self.stage_seconds)
+        if self.stage is not None and self.status == "running" and self.reported is not None:
+            clock[self.stage] = clock.get(self.stage, 0.0) + max(0.0, (now or time.time()) - self.reported)
+        return clock
+
 
 class JobQueue:
     """Jobs of every session on this server; thread-safe."""
 
-    def __init__(self, max_running: int | None = None, free_memory: Callable[[], int] | None = None):
+    def __init__(self, max_running: int | None = None, free_memory: Callable[[], int] | None = None,
+                 history: StageHistory | None = None):
         from ..runs.memory import available_memory
 
         self.max_running = max_running or default_slots()
         self.free_memory = free_memory or available_memory
+        self.history = history if history is not None else StageHistory()  # stage times of finished jobs
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}  # key -> the latest job of that key
         self._order: list[Job] = []  # queued jobs, first in first out
@@ -183,6 +198,10 @@ class JobQueue:
         kind = message[0]
         if kind == "progress":
             _, stage, fraction = message
+            now = time.time()  # the time since the last message was the stage's that sent it
+            spent = job.stage or stage
+            job.stage_seconds[spent] = job.stage_seconds.get(spent, 0.0) + now - (job.reported or job.started or now)
+            job.reported = now
             job.stage, job.stages[stage] = stage, max(job.stages.get(stage, 0.0), min(1.0, float(fraction)))
         elif kind == "done":
             job.value = message[1]
@@ -223,4 +242,6 @@ class JobQueue:
             with self._lock:
                 if job.status == "done":
                     self._durations = (self._durations + [job.finished - job.started])[-20:]
+            if job.status == "done" and job.info.get("sizes") and job.info.get("profiles"):
+                self.history.add(job.info["profiles"], job.info["sizes"], job.stage_clock(job.finished))
             self._dispatch()
