@@ -25,7 +25,9 @@ def main() -> None:
                        initial_sidebar_state=400)
     token = S.session_token()
     page = st.navigation(pages)
+    S.follow_run(token)  # a run of this session that has finished opens, whichever page is open
     rid = S.current_run_id()
+    job = S.job_for(token)
 
     with st.sidebar:
         st.markdown("**LCA Explorer** · Linguistic Correlation Analysis (Durrani, Dalvi & Sajjad)")
@@ -42,12 +44,10 @@ def main() -> None:
             if choice and choice != rid:
                 S.open_run(choice)
                 st.rerun()
-        else:
+        elif job is None or not job.running:
             st.caption("No run yet in this session.")
-        job = S.job_for(token)
-        if job is not None and job.running:
-            st.caption(f"A run is in progress: {S.STAGE_TITLES.get(job.stage, job.stage)}." if job.stage else
-                       "A run is queued." if job.status == "queued" else "A run is starting.")
+        if job is not None and job.running:  # its stage and time left, on every page, redrawn every 2 s
+            S.live_status(token, link=page.url_path != "")  # the Run page (default, path "") has the panel
 
     with S.entry_point():
         try:

@@ -59,7 +59,15 @@ def require_run() -> tuple[str, LCAResult]:
     """The current run and its result, or an info box and stop when there is none."""
     rid = current_run_id()
     if rid is None:
-        st.info("No run yet: start one on the **Run** page (or open an earlier run there).")
+        from .jobs import job_for
+        from .progress import RUN_PAGE, status_line
+
+        job = job_for(session_token())
+        if job is not None and job.running:  # this page opens on its result when it ends
+            st.info(status_line(job) + " This page shows its result when it ends.", icon=":material/hourglass_top:")
+            st.page_link(RUN_PAGE, label="Follow it on the Run page", icon=":material/play_circle:")
+        else:
+            st.info("No run yet: start one on the **Run** page (or open an earlier run there).")
         st.stop()
     try:
         return rid, load_run(rid)

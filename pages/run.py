@@ -9,14 +9,14 @@ from lca._validation import InputError
 from lca.data.datasets import DATASETS, availability, sample_sentences
 from lca.models.catalogue import describe, installed_models
 from lca.models.extract import AGGREGATIONS, DEFAULT_MODEL
-from lca.runs.pipeline import STAGES
 from lca.runs.result import TRAINING, RunConfig, parse_layers
 from lca.runs.store import import_run
 
 S.intro("Run an analysis",
         "**What it finds:** which neurons of a language model encode a property of words, such as their part of "
-        "speech, and how many of them it takes. The first run, on the demo corpus with the defaults below, takes "
-        "about 3–4 minutes on a 2-core CPU server (faster with a GPU), and every page opens on its result.\n\n"
+        "speech, and how many of them it takes. Beside the Run button is how long a run should take on this server, "
+        "from the runs that finished here; while it runs, each stage shows its progress and time left, and every "
+        "page opens on its result.\n\n"
         "How: choose a model, a labelled corpus and a linguistic task; LCA trains an elastic-net probe on every neuron "
         "of every layer, ranks the neurons by their weights and checks the ranking, as in Sections 2 and 4 of "
         "Durrani, Dalvi & Sajjad (Algorithms 1–4, Tables 2, 3 and 5). Runs continue in the background, "
@@ -68,6 +68,8 @@ if handoff:
     st.session_state["run_model_src"], st.session_state["run_model_id"] = CUSTOM, handoff
 for key, value in DEFAULTS.items():
     st.session_state.setdefault(key, value)
+if st.session_state.get("_run_toast"):  # a run was just started: say so where the eye is
+    st.toast(st.session_state.pop("_run_toast"), icon=":material/play_circle:")
 if job is not None and job.running and st.session_state.get("_run_form_restored") == job.rid:
     st.info("A run of this session is in progress (below): the form was filled in with its settings.",
             icon=":material/history:")
@@ -241,21 +243,35 @@ if train is not None and test is not None and (max_train_sents or max_test_sents
                f"{len(test.sentences):,} test sentences ({test.n_words:,} words).")
 
 running = job is not None and job.running
+config = None
+try:
+    config = RunConfig(task=task, model=model, aggregation=aggregation, mode=mode, seed=int(seed),
+                       layers=parse_layers(layers_text), epochs=int(epochs), top_fraction=float(top_fraction),
+                       drop_unseen=bool(drop_unseen), seeds=int(n_seeds), site=site, screen=int(screen_k) or None)
+except InputError as err:
+    settings_error = str(err)
+if config is not None and tasks and not running:
+    expected = S.estimate_run(config, train, test)  # from the runs that finished on this server
+    st.caption(f"Expected time on this server: about {S.format_duration(expected, rough=True)}, from the runs of "
+               "this kind that finished here." if expected is not None else "No run of this kind has finished on "
+               "this server yet, so there is no time estimate: while it runs, each stage shows its progress and, "
+               "once measured, its time left.")
 if st.button("Run", type="primary", disabled=running or not tasks, key="run_go", icon=":material/play_arrow:"):
     try:
-        layers = parse_layers(layers_text)
-        config = RunConfig(task=task, model=model, aggregation=aggregation, mode=mode, seed=int(seed), layers=layers,
-                           epochs=int(epochs), top_fraction=float(top_fraction), drop_unseen=bool(drop_unseen),
-                           seeds=int(n_seeds), site=site, screen=int(screen_k) or None)
+        if config is None:
+            raise InputError(settings_error)
         meta = {"dataset": data_label, "train": train.name, "test": test.name,
                 "model_label": model or DEFAULT_MODEL, "config": config.to_dict(),
                 "form": {k: st.session_state[k] for k in FORM if k in st.session_state}}
-        rid, started = S.launch(token, train, test, config, meta)
+        with st.spinner("Starting the run…"):
+            rid, started = S.launch(token, train, test, config, meta)
         if started is None:
-            st.session_state.pop("_run_just_finished", None)  # what is open now is the reopened run
+            st.session_state.pop(S.JUST_FINISHED, None)  # what is open now is the reopened run
             st.success(f"This exact run was done before: run {rid} reopened from the cache.")
-        else:
-            job, running = started, True
+        else:  # redrawn at once, so that the sidebar follows the run too
+            st.session_state["_run_toast"] = (f"Run {rid[:6]} started: its progress is below the Run button and in "
+                                              "the sidebar.")
+            st.rerun()
     except InputError as err:
         st.error(str(err))
 
@@ -265,43 +281,21 @@ def progress_panel():
     current = S.job_for(token)
     if current is None or not current.running:
         st.rerun()  # the run ended: redraw the whole page with its outcome
-    shared = (f" · followed by {current.others} other session{'s' if current.others > 1 else ''}, which started "
-              "the same run" if current.others else "")
-    if current.status == "queued":
-        wait = current.wait_estimate
-        st.markdown(f"**Queued** run `{current.rid}`: number {current.position} in the server's queue"
-                    + (f", about {wait / 60:.0f} min to its start" if wait is not None else "")
-                    + f" ({S.JOBS.max_running} run{'s' if S.JOBS.max_running > 1 else ''} at a time on this server)"
-                    + shared)
-    else:
-        st.markdown(f"**Running** run `{current.rid}` · {int(time_elapsed(current))} s{shared}")
-    for stage in STAGES:
-        value = current.stages.get(stage, 0.0)
-        mark = "✓" if value >= 1 else ("…" if stage == current.stage else "")
-        st.progress(value, text=f"{S.STAGE_TITLES[stage]} {mark} {100 * value:.0f} %")
+    S.panel(current)
     st.button("Cancel", on_click=current.cancel, key="run_cancel", icon=":material/stop_circle:",
               help="Stops following this run; the run itself stops unless another session follows it.")
-
-
-def time_elapsed(j) -> float:
-    return (j.finished or dt.datetime.now().timestamp()) - j.started
 
 
 if running:
     progress_panel()
 elif job is not None:
     if job.status == "done":
-        if not job.seen:  # open the new run once, and redraw so that the sidebar shows it
-            S.open_run(job.rid)
-            job.mark_seen()
-            st.session_state["_run_just_finished"] = job.rid
-            st.rerun()
         # Only while the run just finished is the one open: not after another run was opened or reopened.
-        if st.session_state.get("_run_just_finished") == job.rid == S.current_run_id():
-            st.success(f"Run {S.run_label(store.meta(job.rid))} finished in {time_elapsed(job):.0f} s: see Overview, "
-                       "Neuron explorer, Layers.")
+        if st.session_state.get(S.JUST_FINISHED) == job.rid == S.current_run_id():
+            st.success(f"Run {S.run_label(store.meta(job.rid))} finished in {S.format_duration(S.elapsed(job))}: "
+                       "see Overview, Neuron explorer, Layers.")
         else:
-            st.session_state.pop("_run_just_finished", None)
+            st.session_state.pop(S.JUST_FINISHED, None)
     elif job.status == "failed":
         st.error(f"The run failed: {job.error}")
     elif job.status == "cancelled":
@@ -327,8 +321,12 @@ metas = store.list(token)
 if not metas:
     st.caption("None yet. Runs are stored on disk and listed only in the session (browser tab URL) that ran them.")
 else:
+    def when(m: dict) -> str:  # runs saved before the start was kept: the time they were saved
+        return dt.datetime.fromtimestamp(m.get("started") or m.get("created", 0)).strftime("%Y-%m-%d %H:%M")
+
     table = pd.DataFrame([{
-        "run": m["run_id"], "started": dt.datetime.fromtimestamp(m.get("created", 0)).strftime("%Y-%m-%d %H:%M"),
+        "run": m["run_id"], "started": when(m),
+        "took": S.format_duration(m["created"] - m["started"]) if m.get("started") and m.get("created") else "",
         "task": m.get("task"), "model": m.get("model_label", m.get("model")), "data": m.get("dataset"),
         "train words": m.get("n_train_words"), "test words": m.get("n_test_words"),
         "oracle acc. %": round(100 * m.get("oracle_accuracy", 0), 2),

@@ -95,11 +95,11 @@ def test_the_app_queue_and_sweeps_ask_for_one_process_memory_figure(monkeypatch)
     from lca.runs.result import RunConfig
     from lca.scale.sweep import _options
     from lca.scale.sweep_spec import SweepSpec
-    from lca_app.jobs import _run_memory
+    from lca_app.jobs import _run_plan
 
     config, (train, test) = RunConfig(task="upos"), train_test("demo")
     shape = memory.shape_of_model(config)
-    app = lambda: _run_memory(config, train, test)  # noqa: E731
+    app = lambda: _run_plan(config, train, test)[0]  # noqa: E731
     sweep = lambda: _options(SweepSpec(), config, train.n_words, {"shape": shape}, 0, False)["memory"]  # noqa: E731
     before = app(), sweep()
     monkeypatch.setattr(memory, "PROCESS_BYTES", memory.PROCESS_BYTES + 2**30)

@@ -197,10 +197,10 @@ class RunStore:
 def run_label(meta: dict, form: str = "full") -> str:
     """How a run of the store is named, from its ``meta.json``; the one place run labels are built.
 
-    ``"full"`` (lists): task, model, data, then search mode, seed, λ pair and site when set, the time it was
-    made and a short id (a quick and a paper run of one task must not read the same); ``"short"`` (narrow
-    places, the sidebar): task, model, mode, seed and the id; ``"data"`` (comparison legends, folders):
-    task · model · dataset.
+    ``"full"`` (lists): task, model, data, then search mode, seed, λ pair and site when set, the time it
+    started (``started``; for runs saved before it was kept, the time it was saved) and a short id (a
+    quick and a paper run of one task must not read the same); ``"short"`` (narrow places, the sidebar):
+    task, model, mode, seed and the id; ``"data"`` (comparison legends, folders): task · model · dataset.
 
     >>> meta = {"task": "xpos", "model": "/m/bert-base", "dataset": "demo", "run_id": "a1b2c3d4e5f60718",
     ...         "config": {"mode": "paper", "seed": 2}}
@@ -217,7 +217,8 @@ def run_label(meta: dict, form: str = "full") -> str:
         parts = [meta.get("task", "?"), model, config.get("mode"), seed, rid]
     else:
         fixed = config.get("lambdas")  # a run at a λ pair picked from another run's grid
-        when = time.strftime("%d %b %H:%M", time.localtime(meta["created"])) if meta.get("created") else None
+        at = meta.get("started") or meta.get("created")
+        when = time.strftime("%d %b %H:%M", time.localtime(at)) if at else None
         parts = [meta.get("task", "?"), model, meta.get("dataset", "?"), config.get("mode"), seed,
                  f"λ {fixed[0]:g}, {fixed[1]:g}" if fixed else None,
                  "MLP neurons" if config.get("site") == "mlp" else None, when, rid]

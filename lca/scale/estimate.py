@@ -5,8 +5,9 @@ messages is the current stage's) and keeps the last ones in a :class:`StageHisto
 stage's *size*, its units of work (:func:`run_sizes`: words × parameters for the extraction, words ×
 neurons × tags × probes for a probe stage).  A stage's rate is the median of seconds ÷ size over the
 finished jobs that ran the stage the same way (its *profile*, :func:`run_profiles`: any run loads and
-extracts alike; probes depend on the search mode and solver, the grid stage also on a fixed λ pair), and a new job's stage is expected to take its size × that rate.  Nothing is assumed
-before a job of that profile has finished here: the estimate is then None, and said to be missing.
+extracts alike; probes depend on the search mode and solver, the grid stage also on a fixed λ pair),
+and a new job's stage is expected to take its size × that rate.  Nothing is assumed before a job of
+that profile has finished here: the estimate is then None, and said to be missing.
 
 While a stage runs, its own progress is the better guide: once it reports a fraction f, the rest is
 expected to take elapsed × (1 − f) / f.  A stage that reports nothing between its start and its end
@@ -144,11 +145,14 @@ class StageHistory:
             return len(self._loaded())
 
     def rate(self, stage: str, profile: str) -> float | None:
-        """Median seconds per unit of ``stage`` over the recorded jobs that ran it as ``profile``; None without any."""
+        """Median seconds per unit of ``stage`` over the recorded jobs that ran it as ``profile``; None without
+        any.  A fixed λ pair's grid stage (``…/fixed``) borrows its search's rate per probe until one has run."""
         with self._lock:
             rates = [r["seconds"][stage] / r["sizes"][stage] for r in self._loaded()
                      if (r.get("profiles") or {}).get(stage) == profile and stage in r.get("seconds", {})
                      and r.get("sizes", {}).get(stage, 0) > 0]
+        if not rates and profile.endswith("/fixed"):
+            return self.rate(stage, profile.removesuffix("/fixed"))
         return statistics.median(rates) if rates else None
 
     def expected(self, sizes: Mapping[str, float], profiles: Mapping[str, str]) -> dict[str, float | None]:

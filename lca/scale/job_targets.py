@@ -50,7 +50,7 @@ def _outcome(messages, work) -> None:
 def execute_run(messages, cancel, rid: str, train: Corpus, test: Corpus, config: RunConfig,
                 meta: dict | None = None, store_root: str | None = None, min_interval: float = 0.25) -> None:
     """Run LCA and save it in the run store as ``rid`` (the queue's ``on_done`` then gives it to every
-    session that waited for it); ``("done", rid)``."""
+    session that waited for it), its meta with the time the run started (``started``); ``("done", rid)``."""
     from ..models.loading import load_model
     from ..runs.pipeline import run_lca
     from ..runs.store import RunStore
@@ -58,11 +58,12 @@ def execute_run(messages, cancel, rid: str, train: Corpus, test: Corpus, config:
     progress = _reporter(messages, cancel, min_interval)
 
     def work() -> str:
+        started = time.time()
         progress("load", 0.0)
         loaded = load_model(config)
         result = run_lca(train, test, config, loaded=loaded, progress=progress)
         store = RunStore(store_root)
-        store.save(rid, result, test, meta, train=train)
+        store.save(rid, result, test, {**(meta or {}), "started": started}, train=train)
         return rid
 
     _outcome(messages, work)
