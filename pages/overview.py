@@ -6,7 +6,7 @@ import streamlit as st
 import lca_app as S
 from lca.report import viz
 from lca._validation import InputError
-from lca.report.verdict import UNCONVERGED, curve_summary, training_drop, verdict
+from lca.report.verdict import UNCONVERGED, curve_summary, dominated_points, training_drop, verdict
 
 S.intro("Overview",
         "How well the probe predicts the task from all neurons, and how much of that the ranked neurons keep: "
@@ -49,7 +49,8 @@ if parent:
 # ---- the verdict --------------------------------------------------------------------------------------------
 v = verdict(result)
 box = {"informative": st.success, "weak": st.warning, "uninformative": st.error}[v.level]
-bullets = [f"- Likely cause: {c}" for c in v.causes] + [f"- Warning: {w}" for w in v.warnings]
+bullets = ([f"- Likely cause: {c}" for c in v.causes] + [f"- Warning: {w}" for w in v.warnings]
+           + [f"- Compared: {c}" for c in v.comparisons])
 box(f"**Ranking {v.level}.** {v.headline[0].upper()}{v.headline[1:]}." + "\n\n" + "\n".join(bullets))
 
 c1, c2, c3, c4 = st.columns(4)
@@ -87,15 +88,18 @@ st.markdown(f"The oracle probe on the test set with every neuron zeroed out exce
             f"largest-weight **{100 * M:.0f} %**. Random is the mean of {draws} draw{'s' if draws > 1 else ''}"
             + (", ± its standard deviation." if draws > 1 else "."))
 sd = result.ablation.random_sd
+# Only the random row has draws: the other rows' cells are empty text, not "None" (so the two columns are text).
 ablation = pd.DataFrame([{"neurons kept": name, "accuracy %": pct(value), "± sd": spread, "draws": n}
                          for name, value, spread, n in [
-    ("All", result.oracle_accuracy, None, None), (f"Top {100 * M:.0f} %", result.ablation.top, None, None),
-    (f"Random {100 * M:.0f} % (mean)", result.ablation.random, None if sd is None else pct(sd), draws),
-    (f"Bottom {100 * M:.0f} %", result.ablation.bottom, None, None),
-    (f"Weight magnitude {100 * M:.0f} %", result.ablation.weight_magnitude, None, None)]])
-left, right = st.columns([2, 3])
+    ("All", result.oracle_accuracy, "", ""), (f"Top {100 * M:.0f} %", result.ablation.top, "", ""),
+    (f"Random {100 * M:.0f} % (mean)", result.ablation.random, "" if sd is None else f"{pct(sd):g}", str(draws)),
+    (f"Bottom {100 * M:.0f} %", result.ablation.bottom, "", ""),
+    (f"Weight magnitude {100 * M:.0f} %", result.ablation.weight_magnitude, "", "")]])
+left, right = st.columns([1, 1])
 with left:
-    st.dataframe(ablation, hide_index=True, width="stretch")
+    st.dataframe(ablation, hide_index=True, width="stretch", column_config={
+        "neurons kept": st.column_config.TextColumn(width="medium"), "± sd": st.column_config.TextColumn(width="small"),
+        "draws": st.column_config.TextColumn(width="small")})
     S.csv_button(ablation, f"lca-{rid}-table2-ablation", key="t2")
 with right:
     S.chart(viz.ablation_bars(result.oracle_accuracy, result.ablation, M, draws=draws), f"lca-{rid}-ablation",
@@ -150,13 +154,21 @@ if any(row.get("screened") for row in grid):
                "each trained briefly and scored by zeroing out instead of retraining; blank cells were not "
                "trained. The chosen pair and (0, 0) were then trained in full.")
 frame = pd.DataFrame(grid)
-left, right = st.columns([3, 2])
-with left:
-    S.chart(viz.grid_heatmap(grid, result.lambdas), f"lca-{owner}-grid", key="grid")
-with right:
-    # Round the scores only: λs as small as 1e-6 would print as 0.
-    st.dataframe(frame.round({c: 4 for c in frame.columns if c not in ("l1", "l2")}), hide_index=True, width="stretch")
-    S.csv_button(frame, f"lca-{owner}-grid", key="grid")
+S.chart(viz.grid_heatmap(grid, result.lambdas), f"lca-{owner}-grid", key="grid")
+# The table in the page's unit, %: accuracies and the gap × 100 (the CSV keeps the fractions), full width.
+GRID_COLUMNS = {"l1": "λ1", "l2": "λ2", "score": "score", "accuracy": "dev accuracy %", "accuracy_top": "top kept %",
+                "accuracy_bottom": "bottom kept %", "zero_top": "zero-out: top %", "zero_random": "zero-out: random %",
+                "gap": "gap (points)"}
+shown = frame[[c for c in GRID_COLUMNS if c in frame.columns]].rename(columns=GRID_COLUMNS)
+for column in list(GRID_COLUMNS.values())[3:]:
+    if column in shown:
+        shown[column] = (100 * shown[column]).round(2)
+st.dataframe(shown.round({"score": 4}), hide_index=True, width="stretch")  # λs unrounded: 1e-6 would print as 0
+st.caption(f"On the development split, in %. Top / bottom kept: A_top and A_bottom of Algorithm 2's score, the probe "
+           f"on its top or bottom {100 * M:.0f} % of neurons (retrained in paper mode, the rest zeroed out in quick "
+           f"mode); zero-out: the probe with all but its top or a random {100 * M:.0f} % zeroed out, and their gap "
+           "(the y axis of the λ trade-off below).")
+S.csv_button(frame, f"lca-{owner}-grid", key="grid")
 
 st.subheader("The λ trade-off")
 noreg_rows = [r for r in grid if r["l1"] == 0 and r["l2"] == 0]
@@ -171,17 +183,25 @@ else:
                 f"(right is worse), and how sharp its ranking is, its top {100 * M:.0f} % kept minus random "
                 f"{100 * M:.0f} % kept, zeroing out the rest (the mean of {result.config.get('random_draws', 1)} "
                 "draws; up is better). The score of Algorithm 2 weighs the two; here you can pick a point yourself.")
-    S.chart(viz.lambda_tradeoff(grid, result.lambdas), f"lca-{owner}-tradeoff", key="tradeoff")
+    beaten = dominated_points(grid)  # row -> a row that costs no more and ranks more sharply
+    S.chart(viz.lambda_tradeoff(grid, result.lambdas, dominated=beaten), f"lca-{owner}-tradeoff", key="tradeoff")
     base = noreg_rows[0]["accuracy"]
     pairs = [(r["l1"], r["l2"]) for r in grid]
     here = (result.lambdas.l1, result.lambdas.l2)
     chosen = (searched.lambdas.l1, searched.lambdas.l2) if searched.config.get("lambdas") is None else None
+    if chosen in pairs and pairs.index(chosen) in beaten:
+        st.caption(f"Grey points are dominated: another pair costs no more accuracy and ranks more sharply. The "
+                   f"search's choice (λ1 = {chosen[0]:g}, λ2 = {chosen[1]:g}) is one of them: Algorithm 2's score "
+                   "weighs the retrained top and bottom accuracies, not this gap (see the verdict above).")
+    elif beaten:
+        st.caption("Grey points are dominated: another pair costs no more accuracy and ranks more sharply.")
 
     def describe(k: int) -> str:
-        r = grid[k]
+        r, cost = grid[k], 100 * (base - grid[k]["accuracy"])
         mark = " (this run)" if pairs[k] == here else (" (the search's choice)" if pairs[k] == chosen else "")
-        return (f"λ1 = {r['l1']:g}, λ2 = {r['l2']:g}{mark} · costs {100 * (base - r['accuracy']):.2f} points · "
-                f"gap {100 * r['gap']:.2f} points")
+        spent = f"costs {cost:.2f} points" if cost >= 0 else f"gains {-cost:.2f} points"
+        return (f"λ1 = {r['l1']:g}, λ2 = {r['l2']:g}{mark} · {spent} · gap {100 * r['gap']:.2f} points"
+                + (" · dominated" if k in beaten else ""))
 
     c1, c2 = st.columns([3, 1])
     pick = c1.selectbox("Grid point", range(len(grid)), index=pairs.index(here) if here in pairs else 0,
@@ -190,24 +210,34 @@ else:
     busy = job is not None and job.running
     can_rerun = store.has_train_corpus(rid)
     c2.write("")
-    if c2.button("Recompute with this λ pair", key="ov_pick_go", disabled=busy or not can_rerun or pairs[pick] == here,
-                 icon=":material/replay:"):
+    l1, l2 = pairs[pick]
+    if c2.button("Recompute", key="ov_pick_go", disabled=busy or not can_rerun or pairs[pick] == here,
+                 icon=":material/replay:", width="stretch", help=f"Run the analysis again at λ1 = {l1:g}, λ2 = {l2:g}."):
         try:
-            new, started = S.recompute_at(token, rid, *pairs[pick])
+            new, started = S.recompute_at(token, rid, l1, l2)
         except InputError as err:
             st.error(f"Could not start the run: {err}")
-        else:
-            if started is None:  # done before: reopened
-                st.rerun()
-            st.switch_page("pages/run.py")  # the Run page follows the job and opens the run when it ends
-    if busy:
-        st.caption("A run is in progress in this session: follow it on the Run page.")
+        else:  # stay here: the status below follows the run, and this page opens it when it ends
+            st.rerun()
+    parent_of_job = busy and (job.meta or {}).get("parent") == owner and job.config.lambdas is not None
+    if parent_of_job:
+        st.info(f"Recomputing at λ1 = {job.config.lambdas[0]:g}, λ2 = {job.config.lambdas[1]:g} (run `{job.rid}`): "
+                "the same analysis with the oracle trained at that pair, no search. This page opens it when it ends.",
+                icon=":material/replay:")
+        S.live_status(token)
+    elif busy:
+        st.caption("A run is in progress in this session (see the sidebar): one run at a time.")
     elif not can_rerun:
         st.caption("This run was saved before its training corpus was kept, so it cannot be run again from here: "
                    "start it again from the Run page.")
-    else:
-        st.caption("Runs the same analysis (same config and data) with the oracle trained at the picked pair "
-                   "instead of the search's choice; a pair computed before reopens at once.")
+    elif pairs[pick] != here:
+        expected = S.estimate_recompute(rid, l1, l2)
+        st.caption(f"Recompute runs the whole analysis again (same config and data) with the oracle trained at "
+                   f"λ1 = {l1:g}, λ2 = {l2:g} instead of the search's choice, in the background: "
+                   + (f"about {S.format_duration(expected, rough=True)} on this server. " if expected is not None else
+                      "no time estimate yet (none until a run has finished on this server). ")
+                   + "You stay here, and this page opens the new run when it ends; a pair computed before reopens "
+                     "at once.")
 
 # ---- training -----------------------------------------------------------------------------------------------
 st.subheader("Training of the oracle probe")

@@ -115,6 +115,17 @@ def test_lambda_tradeoff_plots_every_row_and_rings_the_chosen_one():
     assert all("λ1" in h and "gap" in h for h in points.customdata)
 
 
+def test_lambda_tradeoff_greys_the_dominated_points_and_names_what_beats_them():
+    from lca.report.verdict import dominated_points
+
+    beaten = dominated_points(GRID)  # λ2 = 0.001 costs accuracy for the same gap: beaten by λ2 = 0 at each λ1
+    assert beaten == {1: 0, 3: 2, 5: 4}
+    fig = viz.lambda_tradeoff(GRID, Lambdas(1e-2, 1e-3), dominated=beaten)
+    front, chosen, grey = fig.data
+    assert len(front.x) == 3 and len(grey.x) == 3 and "dominated" in grey.name and len(chosen.x) == 1
+    assert all("dominated by λ1" in h for h in grey.customdata)
+
+
 @pytest.mark.parametrize("grid, match", [
     ([r for r in GRID if (r["l1"], r["l2"]) != (0.0, 0.0)], r"\(0, 0\) row"),
     ([{k: v for k, v in r.items() if k != "gap"} for r in GRID], "missing at"),

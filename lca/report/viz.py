@@ -208,10 +208,13 @@ def training_curve(curve: Sequence[Mapping], title: str = "Training of the oracl
 
 
 def lambda_tradeoff(grid: Sequence[Mapping], lambdas: Lambdas,
-                    title: str = "What each λ pair costs and what it buys") -> go.Figure:
+                    title: str = "What each λ pair costs and what it buys",
+                    dominated: Mapping[int, int] | None = None) -> go.Figure:
     """Every grid row as a point: x = accuracy cost on the development split (the (0, 0) row's
     accuracy − the row's, in points), y = ranking sharpness (``gap``: zero-out top − mean random,
     in points, dev split); the pair ``lambdas`` is ringed.  Good pairs sit up and to the left.
+    ``dominated`` (:func:`lca.report.verdict.dominated_points`: row -> the row that beats it) are drawn
+    grey, each hover naming the pair that costs no more and ranks more sharply.
     """
     noreg = [r for r in grid if r["l1"] == 0 and r["l2"] == 0]
     if not noreg:
@@ -227,14 +230,24 @@ def lambda_tradeoff(grid: Sequence[Mapping], lambdas: Lambdas,
     hover = [f"λ1 {_fmt_lambda(r['l1'])}, λ2 {_fmt_lambda(r['l2'])}<br>dev accuracy {100 * r['accuracy']:.2f} % "
              f"(cost {c:.2f} points)<br>zero-out top {100 * r['zero_top']:.2f} %, random {100 * r['zero_random']:.2f} %"
              f"<br>gap {g:.2f} points · score {r['score']:.4f}" for r, c, g in zip(grid, cost, gap)]
-    fig = go.Figure(go.Scatter(x=cost, y=gap, mode="markers", name="grid points", customdata=hover,
-                               marker=dict(size=10, color="#4393c3", line=dict(width=1, color="#053061")),
-                               hovertemplate="%{customdata}<extra></extra>"))
+    beaten = dict(dominated or {})
+    for k, j in beaten.items():
+        hover[k] += f"<br>dominated by λ1 {_fmt_lambda(grid[j]['l1'])}, λ2 {_fmt_lambda(grid[j]['l2'])}"
+    front = [k for k in range(len(grid)) if k not in beaten]
+    fig = go.Figure(go.Scatter(x=[cost[k] for k in front], y=[gap[k] for k in front], mode="markers",
+                               name="grid points" if not beaten else "on the front (no pair beats it)",
+                               customdata=[hover[k] for k in front], hovertemplate="%{customdata}<extra></extra>",
+                               marker=dict(size=10, color="#4393c3", line=dict(width=1, color="#053061"))))
     chosen = [k for k, r in enumerate(grid) if (r["l1"], r["l2"]) == (lambdas.l1, lambdas.l2)]
     fig.add_trace(go.Scatter(x=[cost[k] for k in chosen], y=[gap[k] for k in chosen], mode="markers",
                              name=f"this run: λ1 {_fmt_lambda(lambdas.l1)}, λ2 {_fmt_lambda(lambdas.l2)}",
                              customdata=[hover[k] for k in chosen], hovertemplate="%{customdata}<extra>this run</extra>",
                              marker=dict(symbol="circle-open", size=22, color="#d62728", line=dict(width=3))))
+    if beaten:
+        fig.add_trace(go.Scatter(x=[cost[k] for k in beaten], y=[gap[k] for k in beaten], mode="markers",
+                                 name="dominated: another pair costs no more and ranks more sharply",
+                                 customdata=[hover[k] for k in beaten], hovertemplate="%{customdata}<extra></extra>",
+                                 marker=dict(size=9, color="#cccccc", line=dict(width=1, color="#888888"))))
     fig.add_hline(y=0, line_color="#999", line_width=1)
     fig.add_vline(x=0, line_color="#999", line_width=1)
     fig.update_xaxes(title="accuracy cost on the dev split (points below the unregularized probe)")
