@@ -3,6 +3,9 @@
 Sets up the session (its token lives in the URL, so a reload keeps its runs), the page
 list and the sidebar's run picker; each page in ``pages/`` renders one view.
 """
+from pathlib import Path
+
+ICON = Path(__file__).resolve().parent / "assets" / "icon.svg"
 
 
 def main() -> None:
@@ -20,9 +23,9 @@ def main() -> None:
         st.Page("pages/compare.py", title="Compare runs", icon=":material/compare_arrows:"),
     ]
 
-    # a 400 px sidebar (of 1400) holds the picker's short run labels; the whole label is the caption below it
-    st.set_page_config(page_title="LCA Explorer", page_icon=":material/neurology:", layout="wide",
-                       initial_sidebar_state=400)
+    # a 400 px sidebar (of 1400) holds the picker's short run labels; the whole label is the caption below it.
+    # The page icon is the app's own file, sent inline (a material icon there is fetched from Google's font host).
+    st.set_page_config(page_title="LCA Explorer", page_icon=str(ICON), layout="wide", initial_sidebar_state=400)
     token = S.session_token()
     page = st.navigation(pages)
     S.follow_run(token)  # a run of this session that has finished opens, whichever page is open
