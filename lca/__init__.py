@@ -24,6 +24,8 @@ from .runs.memory import MemoryPlan, plan_run
 from .runs.pipeline import STAGES, corpus_activations, run_lca
 from .runs.result import LCAResult, RunConfig, load_result, save_result
 from .report import explore, massive, viz  # modules: neuron exploration, massive activations, plotly figures
+from .report.neuron_stats import NeuronStats, neuron_stats  # every neuron × tag alone: AUROC, effect sizes, p-values
+from .report.neuron_cache import run_neuron_stats
 from .causal.intervene import extract_silenced, silenced  # causal check: silence neurons in the model
 from .causal.run import InterventionResult, run_intervention
 
@@ -38,4 +40,5 @@ __all__ = [
     "RunConfig", "load_result", "save_result", "minimal_subset", "explore", "massive", "viz", "__version__",
     "SITES", "SiteLayout", "site_layout", "MemoryPlan", "plan_run", "screen_neurons",
     "silenced", "extract_silenced", "InterventionResult", "run_intervention",
+    "NeuronStats", "neuron_stats", "run_neuron_stats",
 ]
