@@ -1,4 +1,4 @@
-"""Command line: ``python -m lca run | datasets | compare | finetune``.
+"""Command line: ``python -m lca run | datasets | compare | finetune`` (``neurons``: :mod:`.neurons`).
 
 Bad input ends with one readable line on stderr and exit code 2; nothing is half-written.
 """
@@ -304,11 +304,13 @@ def main(argv: list[str] | None = None) -> int:
     _add_cache(sub)
     from .models import add_parser as _add_models, command as _models
     _add_models(sub)
+    from .neurons import add_parser as _add_neurons, command as _neurons
+    _add_neurons(sub)
     args = parser.parse_args(argv)
     warnings.showwarning = _one_line_warnings
     try:
         return {"run": _run, "datasets": _datasets, "compare": _compare, "finetune": _finetune, "intervene": _intervene,
-                "sweep": _sweep, "cache": _cache, "models": _models}[args.command](args)
+                "sweep": _sweep, "cache": _cache, "models": _models, "neurons": _neurons}[args.command](args)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
