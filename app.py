@@ -17,6 +17,7 @@ def main() -> None:
         st.Page("pages/run.py", title="Run", icon=":material/play_circle:", default=True),
         st.Page("pages/overview.py", title="Overview", icon=":material/table_chart:"),
         st.Page("pages/explorer.py", title="Neuron explorer", icon=":material/neurology:"),
+        st.Page("pages/neurons.py", title="Single neurons", icon=":material/manage_search:"),
         st.Page("pages/layers.py", title="Layers and properties", icon=":material/stacked_bar_chart:"),
         st.Page("pages/playground.py", title="Playground", icon=":material/keyboard:"),
         st.Page("pages/intervene.py", title="Causal check", icon=":material/power_settings_new:"),

@@ -15,13 +15,15 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer  # noqa: F401
 
 from lca.report import explore, massive
 from lca._validation import InputError
-from lca.store.cache import ActivationCache, default_cache_dir
+from lca.store.cache import default_cache_dir
 from lca.data.corpus import Corpus
 from lca.data.datasets import holdout, load_dataset, sample_sentences
 from lca.data.formats import read_corpus
 from lca.models.loading import LoadedModel, load_model
 from lca.neurons import neuron_label
-from lca.runs.pipeline import corpus_activations
+from lca.report.neuron_cache import run_neuron_stats
+from lca.report.neuron_stats import NeuronStats
+from lca.runs.activations import run_activations
 from lca.runs.result import LCAResult
 from lca.runs.store import RunStore
 
@@ -58,17 +60,16 @@ def load_train_corpus(rid: str) -> Corpus:
 @st.cache_data(show_spinner=False, max_entries=4)
 def test_activations(rid: str) -> np.ndarray:
     """``(n_test_words, D)`` activations of the run's test corpus, from the disk cache (recomputed if evicted)."""
-    result = load_run(rid)
-    keys = result.activation_keys
-    cache = ActivationCache(keys.cache_dir or None)
-    acts = cache.get(keys.test)
-    if acts is None:
-        cfg = result.run_config
-        loaded = get_model(cfg.model, cfg.device, cfg.revision)
-        held = result.activation_keys.columns  # --layers / --screen: the matrices hold only those neurons
-        acts, _, _ = corpus_activations(loaded, load_test_corpus(rid), cfg.aggregation, cache,
-                                        site=result.site, columns=None if held is None else np.asarray(held))
-    return np.asarray(acts)
+    return np.asarray(run_activations(load_run(rid), load_test_corpus(rid), "test",
+                                      load=lambda cfg: get_model(cfg.model, cfg.device, cfg.revision)))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def neuron_stats(rid: str) -> tuple[NeuronStats, dict]:
+    """The run's neuron × tag statistics and how they were had (:func:`lca.report.neuron_cache.run_neuron_stats`:
+    kept in the run's folder, computed on the first visit)."""
+    train = load_train_corpus(rid) if store().has_train_corpus(rid) else None
+    return run_neuron_stats(load_run(rid), load_test_corpus(rid), train, store().path(rid), acts=test_activations(rid))
 
 
 def neuron_column(result: LCAResult, flat: int, n_columns: int) -> int:
@@ -142,3 +143,13 @@ def read_upload(files: tuple[tuple[str, bytes], ...], fmt: str, options: tuple =
 def upload_holdout(files: tuple[tuple[str, bytes], ...], fmt: str, options: tuple = ()) -> tuple[Corpus, Corpus]:
     """An upload without a test file, cut by :func:`lca.data.datasets.holdout` (80 % train, 20 % test)."""
     return holdout(_read_files(files, fmt, options))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def neuron_word_search(rid: str, pattern: str, regex: bool, k: int, alpha: float) -> tuple[list[dict], dict]:
+    """:func:`lca.report.neuron_search.word_search` over the run's test words (a rank test per neuron, once per query)."""
+    from lca.report.neuron_search import word_search
+
+    acts, stats = test_activations(rid), neuron_stats(rid)[0]
+    words = [w for sentence in load_test_corpus(rid).sentences for w in sentence]
+    return word_search(acts, words, pattern, load_run(rid), regex, k, stats.neurons[:acts.shape[1]], alpha)
