@@ -69,9 +69,13 @@ def select(flat: int) -> None:
 
 # ---- which neuron, view and text: the URL (permalink) wins where it changed outside this session -----------
 written = state.get("nx_written") or {}
-if state.get("nx_run") != rid:
+if state.get("nx_run") != rid:  # a run opened: start on the neuron that shows best what the page is for
     state["nx_run"], written = rid, {}
-    select(ranking[0])
+    state["nx_showcase"] = explore.showcase_neuron(ranking, per_tag, result.weights, result_tags, acts, column_of,
+                                                   words_flat, tags)
+    if state["nx_showcase"]:
+        state["nx_tag"] = state["nx_showcase"][1]
+    select(state["nx_showcase"][0] if state["nx_showcase"] else ranking[0])
 elif "nx_rank" not in state:  # another page was open: Streamlit forgot this page's widgets, set them again
     select(state["nx_neuron"])
 query = st.query_params
@@ -158,17 +162,16 @@ with c2:
                 if tag else [])
     row_of = {r["neuron"]: r for r in tag_rows}
 
-    def tag_neuron_label(n: int) -> str:
+    def tag_neuron_label(n: int) -> str:  # short, purity first: the box is a third of the page wide
         r = row_of[n]
-        parts = [name(n), f"rank {r['rank']}"]
-        parts += [f"weight {signed(r['weight'])}"] if r["weight"] is not None else []
-        parts += [f"{100 * r['purity']:.0f} % pure"] if r["purity"] is not None else []
+        parts = [name(n)] + ([f"{100 * r['purity']:.0f} % pure"] if r["purity"] is not None else [])
+        parts += [f"rank {r['rank']}"] + ([f"w {r['weight']:+.2f}"] if r["weight"] is not None else [])
         return " · ".join(parts)
 
     st.selectbox("Its neurons, by rank", list(row_of), index=None, key="nx_tag_neuron", on_change=on_tag_neuron,
                  format_func=tag_neuron_label, placeholder="choose one",
                  help=f"Purity: the share of the neuron's top {n_top} activating words (at the end whose activations "
-                      "argue for the tag) that carry the tag.")
+                      "argue for the tag) that carry the tag; w: its probe weight for the tag.")
 c3.text_input("Typed as layer:unit" + (" (head/dep prefix)" if result.pair else ""), key="nx_typed", on_change=on_typed,
               help="Layer 0 is the embeddings, e.g. 3:120" + (", or dep 3:120" if result.pair else ""))
 if state.get("nx_error"):
@@ -188,9 +191,15 @@ flag = flags.get(column)
 scale = flag.rest if flag is not None and flag.rest > 0 else explore.neuron_scale(acts, column)
 weights_row = result.weights[neuron] if result.weights is not None else None
 picked = picked_by(neuron)
+picked.sort(key=lambda r: r["tag"] != tag)  # the tag chosen in the box first, when it picked this neuron
 in_minimal = neuron in set(result.minimal.neurons)
 st.markdown(f"### Neuron {name(neuron)} · rank {rank_of[neuron] + 1:,} of {D:,}"
             + (" · in the minimal set" if in_minimal else ""))
+showcase = state.get("nx_showcase")
+if showcase and showcase[0] == neuron:
+    st.caption(f"Opened on this neuron because, of the {min(20, D)} most salient neurons, its top 10 words most "
+               f"often carry a tag that picked it: {100 * showcase[2]:.0f} % are {S.tag_md(showcase[1])}. The most salient neuron "
+               f"is {name(ranking[0])} (rank 1): pick it by rank, or step with Next and Previous.")
 if flag is not None:
     where = "the first word of its sentence" if flag.kind == "first word" else ", ".join(f"'{w}'" for w in flag.words)
     st.warning(f"Massive activation: up to {flag.peak:,.0f} ({flag.ratio:,.0f}× its typical value) on "
@@ -284,6 +293,15 @@ with left:
     st.subheader("Top activating words")
     n_top = st.slider("How many", 5, 50, 10, key="nx_topk")
     top = explore.top_words(acts, column, words_flat, tags, k=n_top, sign=sign)
+    end = "highest" if sign > 0 else "lowest"
+    if sign_choice == "auto" and tag_in_view and weights_row is not None:
+        w = float(weights_row[result_tags.index(tag_in_view)])
+        why = (f", the end whose activations argue for {S.tag_md(tag_in_view)}: its weight for it is "
+               + ("positive, so a high activation is evidence for it." if w > 0 else
+                  f"negative ({signed(w)}): a high activation is evidence against it, a low one evidence for it."))
+    else:
+        why = " (the direction chosen above)." if sign_choice != "auto" else ", the neuron's larger extreme."
+    st.caption(f"The {n_top} words with the {end} activations{why}")
     dom, share = explore.dominant_tag([t["tag"] for t in top])
     m1, m2 = st.columns(2)
     m1.metric("Dominant tag among them", f"{100 * share:.0f} % {dom}")

@@ -80,7 +80,7 @@ def test_explorer_shows_purity_next_to_each_tag_and_lists_a_tags_neurons_by_rank
     words = [w for s in corpus.sentences for w in s]
     tags = explore.word_tags(corpus, result.task)
     neuron = result.ranking[0]
-    at = open_app(token, rid, EXPLORER)
+    at = open_app(token, rid, EXPLORER, neuron=name(result, neuron))
     table = next(m.value for m in at.markdown if m.value.startswith("| tag | probe weight"))
     assert "purity of its top 10 words" in table.splitlines()[0]
     for r in explore.neuron_tags(neuron, result.per_tag, result.weights, result.tags):
@@ -97,7 +97,7 @@ def test_explorer_shows_purity_next_to_each_tag_and_lists_a_tags_neurons_by_rank
     ranks = [result.ranking.index(n) for n in result.per_tag[tag]]
     shown = [int(o.split(" · rank ")[1].split(" ")[0]) for o in picker.options]
     assert shown == sorted(r + 1 for r in ranks)
-    assert all(" · weight " in o and " % pure" in o for o in picker.options)
+    assert all(re.search(r" · \d+ % pure · rank \d+ · w [+-]\d\.\d\d$", o) for o in picker.options), picker.options
     # and the top-words column says how pure the shown words are for the tag in view
     labels = [m.label for m in at.metric]
     assert f"Tagged {md(tag)} (purity)" in labels
@@ -220,3 +220,52 @@ def test_pages_read_a_run_saved_without_weights(tiny_run, app_cache, page):
         assert "Probe weight for" not in texts(at) and "no saved probe weights" in texts(at)
     else:
         assert at.dataframe[1].value["weight"].isna().all()
+
+
+def test_explorer_opens_on_its_purest_top_neuron_and_says_why(tiny_run):
+    """Issue 26, item 10: the first neuron shown is the purest of the top ranks, not merely rank 1."""
+    token, rid, result = tiny_run
+    at = open_app(token, rid, EXPLORER)
+    acts = test_acts(result)
+    corpus = __import__("lca.runs.store", fromlist=["RunStore"]).RunStore(
+        __import__("pathlib").Path(result.activation_keys.cache_dir) / "runs").load_test_corpus(rid)
+    words, tags = [w for s in corpus.sentences for w in s], explore.word_tags(corpus, result.task)
+    neuron, tag, purity, rank = explore.showcase_neuron(result.ranking, result.per_tag, result.weights, result.tags,
+                                                        acts, lambda n: n % acts.shape[1], words, tags)
+    assert heading(at).startswith(f"### Neuron {name(result, neuron)} · rank {rank} ")
+    assert at.selectbox(key="nx_tag").value == tag
+    assert any(c.value.startswith("Opened on this neuron because") and f"{100 * purity:.0f} % are {md(tag)}" in c.value
+               for c in at.caption)
+
+
+def test_explorer_leads_with_the_tag_picked_in_the_box(tiny_run):
+    """Issue 26, item 11: after picking a tag in 'By tag', the headline and the table start with it."""
+    token, rid, result = tiny_run
+    neuron = next((n for n in result.ranking
+                   if len(explore.neuron_tags(n, result.per_tag, result.weights, result.tags)) > 1), None)
+    if neuron is None:
+        pytest.skip("no neuron of the tiny run was picked by two tags")
+    second = explore.neuron_tags(neuron, result.per_tag, result.weights, result.tags)[1]
+    at = open_app(token, rid, EXPLORER, neuron=name(result, neuron))
+    at.selectbox(key="nx_tag").set_value(second["tag"]).run()
+    assert heading(at).startswith(f"### Neuron {name(result, neuron)} ")
+    lead = next(m.value for m in at.markdown if m.value.startswith("Picked as salient by"))
+    assert f"Probe weight for **{md(second['tag'])}**: **{second['weight']:+.4f}**" in lead
+    table = next(m.value for m in at.markdown if m.value.startswith("| tag | probe weight"))
+    assert table.splitlines()[2].startswith(f"| {md(second['tag'])} |")
+
+
+def test_explorer_says_which_end_of_the_activations_its_top_words_are(tiny_run):
+    """Issue 26, item 12: a negative weight lists the lowest activations, and says why in the table's words."""
+    token, rid, result = tiny_run
+    neuron = neuron_with_first_weight(result, negative=True)
+    tag = explore.neuron_tags(neuron, result.per_tag, result.weights, result.tags)[0]["tag"]
+    at = open_app(token, rid, EXPLORER, neuron=name(result, neuron))
+    at.selectbox(key="nx_tag").set_value(tag).run()
+    (said,) = [c.value for c in at.caption if c.value.startswith("The 10 words with the")]
+    assert said.startswith(f"The 10 words with the lowest activations, the end whose activations argue for "
+                           f"{md(tag)}: its weight for it is negative")
+    assert "a high activation is evidence against it, a low one evidence for it." in said
+    listed = list(at.dataframe[-1].value["activation"])
+    column = test_acts(result)[:, neuron % test_acts(result).shape[1]]
+    assert listed == sorted(listed) and listed[0] == pytest.approx(float(column.min()), abs=1e-3)

@@ -148,3 +148,15 @@ def test_neuron_tags_and_a_tags_rows_carry_the_signed_weight():
     # neuron 0 (weight +) looks at its top: z (A); neuron 2 (weight -) at its bottom: x (A)
     assert [r["purity"] for r in rows] == [1.0, 1.0]
     assert explore.tag_neuron_rows("A", [2], [0, 1, 2], None, ["A", "B"])[0]["purity"] is None
+
+
+def test_showcase_is_the_purest_of_the_top_ranks_and_the_better_rank_on_a_tie(acts):
+    # neuron 1 (rank 1) was picked by NNP (weight -1: its low end argues for NNP, 1 of its 2 lowest words is
+    # NNP); neuron 0 (rank 2) by VBG (weight +1: both of its 2 highest words are VBG): neuron 0 is the purer
+    weights = np.array([[1.0, 0.0], [0.0, -1.0]])  # (D, T) over tags VBG, NNP
+    per_tag = {"VBG": [0], "NNP": [1]}
+    found = explore.showcase_neuron([1, 0], per_tag, weights, ["VBG", "NNP"], acts, lambda n: n, WORDS, TAGS, k=2)
+    assert found == (0, "VBG", 1.0, 2)
+    assert explore.showcase_neuron([1, 0], per_tag, weights, ["VBG", "NNP"], acts, lambda n: n, WORDS, TAGS, k=2,
+                                   top=1) == (1, "NNP", 0.5, 1)
+    assert explore.showcase_neuron([1, 0], {}, weights, ["VBG", "NNP"], acts, lambda n: n, WORDS, TAGS) is None

@@ -164,6 +164,24 @@ def tag_purity(acts: np.ndarray, column: int, words: Sequence[str], tags: Sequen
     return sum(t["tag"] == tag for t in top) / len(top) if top else 0.0
 
 
+def showcase_neuron(ranking: Sequence[int], per_tag: Mapping[str, Sequence[int]], weights: np.ndarray | None,
+                    tags: Sequence[str], acts: np.ndarray, column_of, words: Sequence[str], word_tags: Sequence[str],
+                    top: int = 20, k: int = 10) -> tuple[int, str, float, int] | None:
+    """``(neuron, tag, purity, rank)``: of the ``top`` ranked neurons, the one whose ``k`` top words most often
+    carry a tag that picked it (:func:`tag_purity` at the end that argues for the tag), the better rank on a tie;
+    None when none has a tag and a column (``column_of(flat)``, None for a neuron the matrix lacks)."""
+    best = None
+    for rank, n in enumerate(ranking[:top], start=1):
+        column = column_of(int(n))
+        for row in neuron_tags(int(n), per_tag, weights, tags) if column is not None else ():
+            sign = (preferred_sign(acts, column) if weights is None
+                    else weight_sign(weights, int(n), list(tags).index(row["tag"])))
+            purity = tag_purity(acts, column, words, word_tags, row["tag"], k=k, sign=sign)
+            if best is None or purity > best[2]:
+                best = (int(n), row["tag"], purity, rank)
+    return best
+
+
 def neuron_tags(neuron: int, per_tag: Mapping[str, Sequence[int]], weights: np.ndarray | None,
                 tags: Sequence[str]) -> list[dict]:
     """The tags that picked ``neuron`` as salient, each with the probe's signed weight, largest ``|weight|`` first.

@@ -320,15 +320,16 @@ def tag_distribution_box(distribution: Mapping[str, np.ndarray], title: str = "A
 
 
 def tag_weight_bars(weights: Sequence[float], tags: Sequence[str], title: str = "Oracle probe weight per tag") -> go.Figure:
-    """The neuron's weight in the probe for every tag: red positive, blue negative, largest first."""
-    order = np.argsort(-np.asarray(weights, dtype=float), kind="stable")
+    """The neuron's weight in the probe for every tag: red positive, blue negative, largest at the top.
+    Horizontal, one row per tag, so that 40+ tag labels stay readable in half a page's width."""
+    order = np.argsort(np.asarray(weights, dtype=float), kind="stable")  # plotly draws the first bar at the bottom
     w = [float(weights[i]) for i in order]
-    fig = go.Figure(go.Bar(x=[tags[i] for i in order], y=w, marker_color=["#b2182b" if v >= 0 else "#2166ac" for v in w],
-                           hovertemplate="%{x}: weight %{y:.4f}<extra></extra>"))
-    fig.update_xaxes(type="category", tickangle=-90 if len(w) > 8 else 0, tickmode="array", tickvals=[tags[i] for i in order],
-                     tickfont=dict(size=10 if len(w) > 20 else 12))
-    fig.update_yaxes(title="weight", zeroline=True, zerolinecolor="#999")
-    return _layout(fig, title, height=340)
+    labels = [tags[i] for i in order]
+    fig = go.Figure(go.Bar(y=labels, x=w, orientation="h", marker_color=["#b2182b" if v >= 0 else "#2166ac" for v in w],
+                           hovertemplate="%{y}: weight %{x:.4f}<extra></extra>"))
+    fig.update_yaxes(type="category", tickmode="array", tickvals=labels, tickfont=dict(size=11))
+    fig.update_xaxes(title="weight", zeroline=True, zerolinecolor="#999")
+    return _layout(fig, title, height=max(300, 110 + 17 * len(w)))
 
 
 def figure_html(fig: go.Figure) -> str:
