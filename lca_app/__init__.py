@@ -18,8 +18,8 @@ from . import jobs
 from .cached import (dataset, dataset_holdout, get_model, load_run, load_test_corpus, load_train_corpus,
                      massive_neurons, neuron_column, read_upload, store, test_activations, test_word_tags,
                      upload_holdout)
-from .jobs import (STAGE_TITLES, SessionJob, estimate_recompute, estimate_run, grid_run, job_for, launch,
-                   recompute_at, stage_title, start_finetune)
+from .jobs import (STAGE_TITLES, SessionJob, estimate_recompute, estimate_run, extraction_rate, grid_run, job_for,
+                   launch, recompute_at, stage_title, start_finetune)
 from .progress import JUST_FINISHED, RUN_PAGE, elapsed, follow_run, live_status, panel, status_line
 from .runtime import entry_point, freeze_imported_objects
 from .session import current_run_id, open_run, require_run, session_token
@@ -27,13 +27,13 @@ from .widgets import (chart, csv_button, file_digest, intro, literal_md, neuron_
                       tag_md)
 
 __all__ = ["JOBS", "JUST_FINISHED", "RUN_PAGE", "STAGE_TITLES", "chart", "csv_button", "current_run_id", "dataset",
-           "dataset_holdout", "elapsed", "entry_point", "estimate_recompute", "estimate_run", "file_digest",
-           "follow_run", "format_duration", "freeze_imported_objects", "get_model", "grid_run", "intro", "job_for",
-           "launch", "literal_md", "live_status", "load_run", "load_test_corpus", "load_train_corpus",
-           "massive_neurons", "neuron_column", "neuron_name", "open_run", "panel", "read_upload", "recompute_at",
-           "require_run", "result_json_button", "run_label", "safe_name", "session_token", "SessionJob",
-           "stage_title", "start_finetune", "status_line", "store", "tag_md", "test_activations", "test_word_tags",
-           "upload_holdout"]
+           "dataset_holdout", "elapsed", "entry_point", "estimate_recompute", "estimate_run", "extraction_rate",
+           "file_digest", "follow_run", "format_duration", "freeze_imported_objects", "get_model", "grid_run",
+           "intro", "job_for", "launch", "literal_md", "live_status", "load_run", "load_test_corpus",
+           "load_train_corpus", "massive_neurons", "neuron_column", "neuron_name", "open_run", "panel",
+           "read_upload", "recompute_at", "require_run", "result_json_button", "run_label", "safe_name",
+           "session_token", "SessionJob", "stage_title", "start_finetune", "status_line", "store", "tag_md",
+           "test_activations", "test_word_tags", "upload_holdout"]
 
 
 def __getattr__(name: str):

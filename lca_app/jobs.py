@@ -133,6 +133,17 @@ def _run_plan(config: RunConfig, train: Corpus, test: Corpus, shape=False) -> tu
     return memory, sizes, run_profiles(config)
 
 
+def extraction_rate(config: RunConfig) -> float | None:
+    """Seconds to extract one word with ``config``'s model on this server: the queue's rate for the
+    extraction stage (per word and parameter) times the model's parameters; None before a run extracted."""
+    rate = JOBS.history.rate("extract", run_profiles(config)["extract"])
+    try:
+        shape = _model_shape(config.model, config.revision, config.trust_remote_code)
+    except InputError:
+        return None
+    return None if rate is None or shape is None else rate * shape.n_params
+
+
 def estimate_run(config: RunConfig, train: Corpus, test: Corpus) -> float | None:
     """Seconds the run of ``config`` on these corpora is expected to take on this server (the queue's history
     of finished runs); None until runs of its kind have finished here."""

@@ -1,4 +1,6 @@
 """Causal check: silence neurons inside the model and see what changes, on typed text and on the corpus."""
+import time
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -116,20 +118,50 @@ n_sent = d3.number_input("Test sentences (a seeded sample)", 1, len(test.sentenc
                          key="iv_sentences")
 evaluation = sample_sentences(test, int(n_sent), 0)
 key = (rid, spec, mode, int(draws), int(heat), int(n_sent))
+n_words, conditions = evaluation.n_words, 3 + int(draws) + 2 * int(heat)  # at most: map tags need neurons below
+
+
+def word_rate() -> tuple[float | None, str]:
+    """Seconds to extract one word under one condition, and where the figure comes from."""
+    if state.get("iv_rate", {}).get(rid):
+        return state["iv_rate"][rid], "from the last measurement here"
+    reused = result.activation_keys.reused
+    if result.timings.get("extract") and reused and not any(reused):
+        return result.timings["extract"] / (result.n_train_words + result.n_test_words), "from this run's extraction"
+    return S.extraction_rate(cfg), "from the extractions of the runs on this server"
+
+
+rate, basis = word_rate()
+expected = None if rate is None else rate * conditions * n_words
 if st.button("Measure on the corpus", key="iv_run", type="primary"):
-    bar = st.progress(0.0, text="Silencing…")
+    started = time.time()
+    doing = f"Re-extracting {n_words:,} words under up to {conditions} conditions"
+    bar = st.progress(0.0, text=f"{doing}…" + ("" if expected is None else
+                                              f" about {S.format_duration(expected, rough=True)}"))
+
+    def report(stage: str, fraction: float) -> None:
+        f, spent = min(1.0, fraction), time.time() - started
+        left = f" · about {S.format_duration(spent * (1 - f) / f, rough=True)} left" if f >= 0.05 else ""
+        bar.progress(f, text=f"{doing}… {100 * f:.0f} %{left}")
+
     try:
         flow = information_flow(loaded, result, evaluation, probe, {set_name: neurons}, mode, means, read_layer,
-                                int(draws), int(heat), seed=0,
-                                progress=lambda stage, f: bar.progress(min(1.0, f), text=f"{stage}…"))
+                                int(draws), int(heat), seed=0, progress=report)
         state["iv_result"] = (key, flow.to_dict())
+        done = 2 + int(draws) + 1 + 2 * len(flow.heatmap.get("tags", ()))
+        state.setdefault("iv_rate", {})[rid] = (time.time() - started) / (done * n_words)
     except InputError as err:
         st.error(str(err))
     bar.empty()
 saved = state.get("iv_result")
+rate, basis = word_rate()  # again: a measurement just made times the next one
+expected = None if rate is None else rate * conditions * n_words
+st.caption(f"The measurement re-extracts the {n_words:,} words once per condition, up to {conditions}: the clean one, "
+           f"the set, {int(draws)} random draws, the bottom neurons and two per map tag: "
+           + (f"about {S.format_duration(expected, rough=True)} on this server ({basis})." if expected is not None
+              else "no time estimate yet (the run read its activations from the cache, and no run on this server "
+                   "has timed an extraction of this model)."))
 if not saved:
-    st.caption(f"Re-extracts the {evaluation.n_words:,} words once per condition: the clean one, the set, "
-               f"{int(draws)} random draws, the bottom neurons and two per map tag.")
     st.stop()
 if saved[0] != key:
     st.caption("Shown: the last measurement, made with other settings; press the button to measure these.")
@@ -142,12 +174,19 @@ verdict = ("hurts the task far more than as many random neurons" if gap > 2 * ma
 st.markdown(f"Silencing **{s['name']}** ({s['n_neurons']} neurons below layer {flow['read_layer']}) {verdict}: "
             f"{top:.1%} of words decoded, against {rnd['accuracy']:.1%} ± {rnd['sd']:.1%} for random sets "
             f"({len(rnd['draws'])} draws), {bottom:.1%} for the least salient, {clean:.1%} clean.")
+st.caption(f"Words decoded: the share of the {flow['n_words']:,} words of the {int(n_sent):,} sampled test sentences "
+           f"whose tag a probe reads correctly at layer {flow['read_layer']}. That probe was trained on this page, on "
+           f"the clean activations of layer {flow['read_layer']} alone, so its clean {clean:.1%} is not the Overview's "
+           f"oracle accuracy ({result.oracle_accuracy:.2%}), which reads the neurons of every layer with the run's "
+           "own probe on the whole test set. The charts give the same shares in %.")
 S.chart(intervene_viz.flow_bars(flow), f"lca-{rid}-intervene-flow", key="iv_flow")
 S.chart(intervene_viz.flow_tag_bars(flow), f"lca-{rid}-intervene-tags", key="iv_tags")
 if flow["heatmap"]:
-    S.chart(intervene_viz.silencing_heatmap(flow["heatmap"]), f"lca-{rid}-intervene-heatmap", key="iv_heat_chart")
-    st.caption("Each row silences one tag's own neurons; each cell is the drop in the column tag's accuracy beyond "
-               "the drop from as many random neurons (red: the tag's neurons matter more than random ones).")
+    S.chart(intervene_viz.silencing_heatmap(flow["heatmap"], unit="accuracy drop in points", scale=100),
+            f"lca-{rid}-intervene-heatmap", key="iv_heat_chart")
+    st.caption("Each row silences one tag's own neurons; each cell is the drop in the column tag's accuracy, in "
+               "points, beyond the drop from as many random neurons (red: the tag's neurons matter more than random "
+               "ones).")
 S.csv_button(pd.DataFrame([{"condition": "clean", "accuracy": clean}, {"condition": s["name"], "accuracy": top},
                            {"condition": "random (mean)", "accuracy": rnd["accuracy"], "sd": rnd["sd"]},
                            {"condition": "bottom", "accuracy": bottom}]), f"lca-{rid}-intervene", key="iv_csv")

@@ -68,3 +68,21 @@ def test_bad_neuron_is_a_readable_error(tiny_run):
     at.radio(key="iv_what").set_value("the current neuron").run()
     at.text_input(key="iv_neuron").set_value("9:99").run()
     assert at.error and "layer must be in" in at.error[0].value and not at.exception
+
+
+def test_the_measurement_says_how_long_and_what_each_number_is(tiny_run):
+    """Issue 26, item 14: an estimate before the click once a rate is known, %, and what 'clean' is."""
+    token, rid, result = tiny_run
+    at = open_app(token, rid, PAGE)
+    at.number_input(key="iv_draws").set_value(2).run()
+    at.number_input(key="iv_heat").set_value(0).run()
+    assert "once per condition, up to 5" in texts(at) and "no time estimate yet" in texts(at)
+    at.button(key="iv_run").click().run()
+    assert not at.exception and not at.error
+    body = texts(at)
+    assert "trained on this page, on the clean activations of layer 2 alone" in body
+    assert f"not the Overview's oracle accuracy ({result.oracle_accuracy:.2%})" in body
+    flow = plotly.io.from_json(at.get("plotly_chart")[0].proto.spec)
+    assert list(flow.layout.yaxis.range) == [0, 100] and flow.data[0].x[0].endswith(" silenced")
+    at.number_input(key="iv_draws").set_value(3).run()  # the last measurement times the next one
+    assert "on this server (from the last measurement here)" in texts(at)

@@ -12,46 +12,51 @@ __all__ = ["flow_bars", "flow_tag_bars", "silencing_heatmap", "lm_tag_bars"]
 
 
 def flow_bars(flow: Mapping, title: str | None = None) -> go.Figure:
-    """Accuracy at the read layer: clean, and for each set top / random (mean ± sd, draws as dots) / bottom."""
+    """Accuracy at the read layer in %: clean, and for each set top / random (mean ± sd) / bottom.  A set is
+    labelled by its name and the neurons of it silenced (those below the read layer)."""
     sets = flow["sets"]
     fig = go.Figure()
-    names = [f"{s['name']} ({s['n_neurons']})" for s in sets]
-    fig.add_bar(name="silenced set", x=names, y=[s["top"]["accuracy"] for s in sets], marker_color="#b2182b",
-                hovertemplate="%{y:.4f}<extra>silenced set</extra>")
-    fig.add_bar(name="random, as many per layer", x=names, y=[s["random"]["accuracy"] for s in sets],
-                error_y=dict(type="data", array=[s["random"]["sd"] for s in sets]), marker_color="#999999",
-                hovertemplate="mean %{y:.4f}<extra>random</extra>")
-    fig.add_bar(name="least salient, as many per layer", x=names, y=[s["bottom"]["accuracy"] for s in sets],
-                marker_color="#2166ac", hovertemplate="%{y:.4f}<extra>bottom</extra>")
-    fig.add_hline(y=flow["clean"]["accuracy"], line_dash="dash",
-                  annotation_text=f"clean {flow['clean']['accuracy']:.3f}", annotation_position="top left")
-    fig.update_layout(barmode="group", yaxis=dict(title=f"accuracy at layer {flow['read_layer']}", range=[0, 1]),
+    names = [f"{s['name']}: {s['n_neurons']} silenced" for s in sets]
+    fig.add_bar(name="silenced set", x=names, y=[100 * s["top"]["accuracy"] for s in sets], marker_color="#b2182b",
+                hovertemplate="%{y:.2f} %<extra>silenced set</extra>")
+    fig.add_bar(name="random, as many per layer", x=names, y=[100 * s["random"]["accuracy"] for s in sets],
+                error_y=dict(type="data", array=[100 * s["random"]["sd"] for s in sets]), marker_color="#999999",
+                hovertemplate="mean %{y:.2f} %<extra>random</extra>")
+    fig.add_bar(name="least salient, as many per layer", x=names, y=[100 * s["bottom"]["accuracy"] for s in sets],
+                marker_color="#2166ac", hovertemplate="%{y:.2f} %<extra>bottom</extra>")
+    fig.add_hline(y=100 * flow["clean"]["accuracy"], line_dash="dash",
+                  annotation_text=f"clean {100 * flow['clean']['accuracy']:.1f} %", annotation_position="top left")
+    fig.update_layout(barmode="group", yaxis=dict(title=f"words decoded at layer {flow['read_layer']} (%)",
+                                                  range=[0, 100]),
                       title=title or f"Decoding the task at layer {flow['read_layer']} with neurons below it silenced "
                                      f"({flow['mode']})", legend=dict(orientation="h", y=-0.2), margin=dict(t=60))
     return fig
 
 
 def flow_tag_bars(flow: Mapping, set_index: int = 0, n_tags: int = 20) -> go.Figure:
-    """Per-tag accuracy at the read layer for one set: clean, silenced, random mean (the most frequent tags)."""
+    """Per-tag accuracy at the read layer in %, for one set: clean, silenced, random mean (the most frequent tags)."""
     s = flow["sets"][set_index]
     tags = sorted(flow["counts"], key=lambda t: -flow["counts"][t])[:n_tags]
     fig = go.Figure()
     for label, per_tag, color in (("clean", flow["clean"]["per_tag"], "#444444"),
                                   ("silenced set", s["top"]["per_tag"], "#b2182b"),
                                   ("random (mean)", s["random"]["per_tag"], "#999999")):
-        fig.add_bar(name=label, x=tags, y=[per_tag.get(t) for t in tags], marker_color=color,
-                    hovertemplate="%{x}: %{y:.4f}<extra>" + label + "</extra>")
-    fig.update_layout(barmode="group", yaxis=dict(title="accuracy", range=[0, 1]), legend=dict(orientation="h", y=-0.25),
+        fig.add_bar(name=label, x=tags, y=[None if per_tag.get(t) is None else 100 * per_tag[t] for t in tags],
+                    marker_color=color, hovertemplate="%{x}: %{y:.1f} %<extra>" + label + "</extra>")
+    fig.update_layout(barmode="group", yaxis=dict(title="words decoded (%)", range=[0, 100]),
+                      legend=dict(orientation="h", y=-0.25),
                       title=f"Per tag, {s['name']} silenced", margin=dict(t=50))
     return fig
 
 
-def silencing_heatmap(heatmap: Mapping, key: str = "own", title: str | None = None, unit: str = "accuracy drop") -> go.Figure:
+def silencing_heatmap(heatmap: Mapping, key: str = "own", title: str | None = None, unit: str = "accuracy drop",
+                      scale: float = 1.0) -> go.Figure:
     """Rows: the tag whose neurons are silenced; columns: the tag measured; cells: ``heatmap[key]``
-    minus ``heatmap["random"]`` (the effect beyond as many random neurons).  Red: hurts more than random."""
+    minus ``heatmap["random"]`` (the effect beyond as many random neurons), times ``scale`` (100: points).
+    Red: hurts more than random."""
     tags = list(heatmap["tags"])
-    own = np.asarray(heatmap[key], dtype=float)
-    rand = np.asarray(heatmap["random"], dtype=float)
+    own = scale * np.asarray(heatmap[key], dtype=float)
+    rand = scale * np.asarray(heatmap["random"], dtype=float)
     z = own - rand
     top = float(np.nanmax(np.abs(z))) or 1.0
     hover = np.dstack([own, rand])
