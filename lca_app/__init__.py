@@ -23,13 +23,13 @@ from .jobs import (STAGE_TITLES, SessionJob, estimate_recompute, estimate_run, e
 from .progress import JUST_FINISHED, RUN_PAGE, elapsed, follow_run, live_status, panel, status_line
 from .runtime import entry_point, freeze_imported_objects
 from .session import current_run_id, open_run, require_run, session_token
-from .widgets import (chart, csv_button, file_digest, intro, literal_md, neuron_name, result_json_button, safe_name,
-                      tag_md)
+from .widgets import (chart, count, csv_button, file_digest, intro, literal_md, neuron_name, result_json_button,
+                      safe_name, tag_md)
 
-__all__ = ["JOBS", "JUST_FINISHED", "RUN_PAGE", "STAGE_TITLES", "chart", "csv_button", "current_run_id", "dataset",
-           "dataset_holdout", "elapsed", "entry_point", "estimate_recompute", "estimate_run", "extraction_rate",
-           "file_digest", "follow_run", "format_duration", "freeze_imported_objects", "get_model", "grid_run",
-           "intro", "job_for", "launch", "literal_md", "live_status", "load_run", "load_test_corpus",
+__all__ = ["JOBS", "JUST_FINISHED", "RUN_PAGE", "STAGE_TITLES", "chart", "count", "csv_button", "current_run_id",
+           "dataset", "dataset_holdout", "elapsed", "entry_point", "estimate_recompute", "estimate_run",
+           "extraction_rate", "file_digest", "follow_run", "format_duration", "freeze_imported_objects", "get_model",
+           "grid_run", "intro", "job_for", "launch", "literal_md", "live_status", "load_run", "load_test_corpus",
            "load_train_corpus", "massive_neurons", "neuron_column", "neuron_name", "open_run", "panel",
            "read_upload", "recompute_at", "require_run", "result_json_button", "run_label", "safe_name",
            "session_token", "SessionJob", "stage_title", "start_finetune", "status_line", "store", "tag_md",

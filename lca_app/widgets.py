@@ -65,6 +65,15 @@ def file_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:12]
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and the noun, singular for one: "1 shared neuron", "3 shared neurons".
+
+    >>> count(1, "shared neuron"), count(1_200, "tag"), count(2, "was", "were")
+    ('1 shared neuron', '1,200 tags', '2 were')
+    """
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def literal_md(text: str) -> str:
     """Typed text shown literally in markdown (also ``1.``, ``-`` or ``+`` that would start a list)."""
     return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~$])", r"\\\1", text)

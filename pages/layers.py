@@ -52,7 +52,7 @@ if total:
     if result.pair:
         head = sum(histogram[:L])
         reading += f" {pct(head, total)} are head-word features, {pct(total - head, total)} dependent-word features."
-st.markdown(f"The {N:,} neurons of the minimal subset, counted by {where}.{reading}")
+st.markdown(f"The {S.count(N, 'neuron')} of the minimal subset, counted by {where}.{reading}")
 hist = pd.DataFrame({"layer": labels, "neurons": histogram})
 left, right = st.columns([3, 1])
 with left:
@@ -73,7 +73,7 @@ if len(counts):
                f"({least['neurons']:,}); half of the {len(counts)} tags have {int(counts['neurons'].median()):,} or "
                f"fewer.")
     if claimed:
-        reading += (f" The {len(claimed):,} neurons that some tag picked serve "
+        reading += (f" The {S.count(len(claimed), 'neuron')} that some tag picked serve "
                     f"{counts['neurons'].sum() / len(claimed):.1f} tags each on average.")
 st.markdown("Salient neurons assigned to each tag, most first. A tag with few neurons is localized, one with many "
             "distributed; a neuron can serve several tags." + reading)
@@ -112,8 +112,8 @@ reading = ""
 if pairs:
     jac, shared, a, b = max(pairs, key=lambda p: (p[0], p[1]))
     none = sum(p[1] == 0 for p in pairs)
-    reading = (f" The most overlapping pair: **{S.tag_md(a)}** and **{S.tag_md(b)}**, {shared:,} shared neurons "
-               f"(Jaccard {jac:.2f}); "
+    reading = (f" The most overlapping pair: **{S.tag_md(a)}** and **{S.tag_md(b)}**, "
+               f"{S.count(shared, 'shared neuron')} (Jaccard {jac:.2f}); "
                f"the median pair's Jaccard is {float(np.median([p[0] for p in pairs])):.2f}, and {none:,} of the "
                f"{len(pairs):,} pairs share no neuron.")
 st.markdown("Colour: Jaccard index of two tags' neuron sets (shared ÷ either); hover for the number shared." + reading)
@@ -147,7 +147,7 @@ neurons = pd.DataFrame([{"neuron": name(r["neuron"]), "rank": r["rank"],
 if acts is None:
     neurons = neurons.drop(columns=[f"purity of top {k} words %"])
 links = neurons.assign(open=[f"explorer?{urlencode(explorer_params(r['neuron']))}" for r in rows])
-st.markdown(f"The {len(rows):,} neurons that **{S.tag_md(tag)}** picked, most salient first. Weight: the probe's weight "
+st.markdown(f"The {S.count(len(rows), 'neuron')} that **{S.tag_md(tag)}** picked, most salient first. Weight: the probe's weight "
             f"for {S.tag_md(tag)}, positive when the neuron's activation is evidence for it, negative when against. "
             + (f"Purity: the share of the neuron's top {k} activating words (at the end that argues for {S.tag_md(tag)}) "
                f"tagged {S.tag_md(tag)}. " if acts is not None else "")

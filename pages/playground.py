@@ -62,6 +62,9 @@ neurons = list(result.per_tag.get(tag, []))[:k]
 if not neurons:
     st.info(f"No salient neuron for {tag} in this run.")
     st.stop()
+if len(neurons) < k:  # the slider asks for more than the tag has
+    st.caption(f"{S.tag_md(tag)} has {S.count(len(neurons), 'salient neuron')} in this run, fewer than the {k} asked "
+               f"for: all of them are shown.")
 try:
     values = explore.sentence_activations(loaded, words, neurons, cfg.aggregation, result.site)
     acts = S.test_activations(rid)
@@ -70,7 +73,8 @@ except (InputError, OSError, ValueError) as err:
     st.error(str(err))
     st.stop()
 labels = [S.neuron_name(result, n) for n in neurons]
-S.chart(viz.neurons_heatmap(words, values, labels, scales, title=f"Top {len(neurons)} neurons of {tag}"),
+title = f"Top {len(neurons)} neurons of {tag}" if len(neurons) > 1 else f"The one salient neuron of {tag}"
+S.chart(viz.neurons_heatmap(words, values, labels, scales, title=title),
         f"lca-{rid}-playground-{tag}", key="pg_heat")
 st.caption("Each row is normalized by that neuron's largest absolute activation over the test corpus; hover a cell "
            "for the exact value. Red: positive, blue: negative, white: zero.")

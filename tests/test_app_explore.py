@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("streamlit")
 
-from test_app_pages import open_app  # noqa: E402
+from test_app_pages import open_app, texts  # noqa: E402
 
 
 def heading(at) -> str:
@@ -92,6 +92,35 @@ def test_playground_empty_text_asks_for_input(tiny_run):
     at = open_app(token, rid, "pages/playground.py")
     at.text_area(key="pg_text").set_value("   ").run()
     assert at.info and "Type a sentence" in at.info[0].value
+
+
+def test_counts_of_one_are_singular_and_the_playground_says_when_a_tag_has_fewer_neurons(tiny_run, app_cache):
+    """Issue 26, item 16: '1 shared neuron' on the Layers page; the Playground's slider asking for more neurons
+    than the tag has is answered in words."""
+    import dataclasses
+    import hashlib
+
+    from lca.runs.store import RunStore
+
+    token, rid, result = tiny_run
+    tags = list(result.tags)
+    per_tag = {t: [3 * i, 3 * i + 1] for i, t in enumerate(tags)}  # each tag two neurons of its own ...
+    per_tag[tags[1]] = [1, 4]  # ... but the second shares one with the first and one with the third
+    store, one = RunStore(app_cache / "runs"), hashlib.sha256(b"one-shared").hexdigest()[:16]
+    store.save(one, dataclasses.replace(result, per_tag=per_tag), store.load_test_corpus(rid), {"dataset": "one"})
+    store.claim(token, one)
+    layers = open_app(token, one, "pages/layers.py")
+    assert not layers.exception
+    assert "1 shared neuron (Jaccard 0.33)" in texts(layers) and "1 shared neurons" not in texts(layers)
+
+    at = open_app(token, one, "pages/playground.py")
+    tag = next(t for t in tags if t.isalpha())
+    at.selectbox(key="pg_tag").set_value(tag).run()
+    assert at.slider(key="pg_k").value == 10
+    assert any(c.value == f"{tag} has 2 salient neurons in this run, fewer than the 10 asked for: all of them are "
+                          "shown." for c in at.caption), [c.value for c in at.caption]
+    fig = plotly.io.from_json(at.get("plotly_chart")[0].proto.spec)
+    assert fig.layout.title.text == f"Top 2 neurons of {tag}"
 
 
 @pytest.fixture

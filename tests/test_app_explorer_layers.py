@@ -196,7 +196,7 @@ def test_layers_captions_read_the_numbers(tiny_run):
     pairs = [(overlap["jaccard"][i][j], overlap["shared"][i][j], tags[i], tags[j])
              for i in range(len(tags)) for j in range(i + 1, len(tags))]
     jac, shared, a, b = max(pairs, key=lambda p: (p[0], p[1]))
-    assert f"{shared:,} shared neurons (Jaccard {jac:.2f})" in shown
+    assert f"{shared:,} shared neuron{'' if shared == 1 else 's'} (Jaccard {jac:.2f})" in shown
     most = max(result.per_tag, key=lambda t: (len(result.per_tag[t]), [-ord(c) for c in t]))
     assert f"has the most ({len(result.per_tag[most]):,})" in shown
 
