@@ -44,11 +44,11 @@ def explorer_params(flat: int) -> dict:
 
 def open_clicked(event) -> None:
     """Open the clicked point's neuron (its flat id is customdata[0]) in the explorer."""
-    points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else \
-        getattr(getattr(event, "selection", None), "points", [])
+    points = ((event or {}).get("selection") or {}).get("points") or []
     custom = points[0].get("customdata") if points else None
-    if custom is not None:
-        st.switch_page(EXPLORER, query_params=explorer_params(int(custom[0] if isinstance(custom, list) else custom)))
+    flat = custom[0] if isinstance(custom, (list, tuple)) and custom else custom
+    if isinstance(flat, (int, float)):
+        st.switch_page(EXPLORER, query_params=explorer_params(int(flat)))
 
 
 def frame(rows: list[dict]) -> pd.DataFrame:
@@ -59,9 +59,10 @@ def frame(rows: list[dict]) -> pd.DataFrame:
                         "AUROC": round(r["auroc"], 3), "95 % CI": f"{r['auroc_ci'][0]:.3f}–{r['auroc_ci'][1]:.3f}",
                         "fires": "more" if r["sign"] > 0 else "less", "d": round(r["smd"], 2),
                         "d 95 % CI": f"{r['smd_ci'][0]:+.2f}…{r['smd_ci'][1]:+.2f}", "MI bits": round(r["mi"], 4),
-                        "q (BH)": r["q"], "significant": r["significant"],
+                        "q (BH)": neuron_search.p_text(r["log10_q"]), "significant": r["significant"],
                         "control AUROC": round(r["control_auroc"], 3), "selectivity": round(r["selectivity"], 3)})
-    return pd.DataFrame(records).assign(open=[f"explorer?{urlencode(explorer_params(r['neuron']))}" for r in rows])
+    links = [f"explorer?{urlencode(explorer_params(r['neuron']))}" for r in rows]
+    return pd.DataFrame(records).dropna(axis=1, how="all").assign(open=links)  # a pattern has no control task
 
 
 def table(rows: list[dict], key: str, height: int = 300) -> None:
@@ -71,8 +72,7 @@ def table(rows: list[dict], key: str, height: int = 300) -> None:
         return
     picked = st.dataframe(frame(rows), hide_index=True, width="stretch", height=height, key=key, on_select="rerun",
                           selection_mode="single-row",
-                          column_config={"open": st.column_config.LinkColumn("open", display_text="open ↗"),
-                                         "q (BH)": st.column_config.NumberColumn(format="%.1e")})
+                          column_config={"open": st.column_config.LinkColumn("open", display_text="open ↗")})
     if picked.selection.rows:
         st.switch_page(EXPLORER, query_params=explorer_params(rows[picked.selection.rows[0]]["neuron"]))
 
@@ -112,7 +112,8 @@ if mode == "tag":
         r = rows[0]
         st.markdown(f"The best single neuron for **{S.tag_md(tag)}** is **{r['label']}** (LCA rank {r['lca_rank']}): "
                     f"AUROC {r['auroc']:.3f} (95 % CI {r['auroc_ci'][0]:.3f}–{r['auroc_ci'][1]:.3f}), it fires "
-                    f"{'more' if r['sign'] > 0 else 'less'} on the tag, d = {r['smd']:+.2f}, q = {r['q']:.1e}"
+                    f"{'more' if r['sign'] > 0 else 'less'} on the tag, d = {r['smd']:+.2f}, "
+                    f"q = {neuron_search.p_text(r['log10_q'])}"
                     + ("" if r["significant"] else f" (**not significant** at {alpha:g})") + ".")
 elif mode == "word":
     c1, c2 = st.columns([3, 1])
@@ -155,11 +156,12 @@ labels = [name(f) for f in stats.neurons]
 if color is None:
     values = best_strength
     hover = [f"{labels[f]} · best {tags[best[f]]}: AUROC {stats.auroc[f, best[f]]:.3f} · q "
-             f"{10 ** stats.log10_q[f, best[f]]:.1e}" for f in range(F)]
+             f"{neuron_search.p_text(stats.log10_q[f, best[f]])}" for f in range(F)]
 else:
     t = tags.index(color)
     values = stats.auroc[:, t]
-    hover = [f"{labels[f]} · {color}: AUROC {stats.auroc[f, t]:.3f} · q {10 ** stats.log10_q[f, t]:.1e}" for f in range(F)]
+    hover = [f"{labels[f]} · {color}: AUROC {stats.auroc[f, t]:.3f} · q {neuron_search.p_text(stats.log10_q[f, t])}"
+             for f in range(F)]
 fig = neuron_viz.neuron_map(stats.neurons, values, hover, result.layer_size, result.n_layers, result.pair, result.site,
                             result.minimal.neurons, diverging=color is not None, colorbar="AUROC" if color else "strength")
 open_clicked(st.plotly_chart(fig, width="stretch", key="nr_map", on_select="rerun", selection_mode="points"))
@@ -176,7 +178,7 @@ st.caption("Every neuron is a cell: each layer's units wrap into rows, layers to
 # ---- the probe against single neurons ------------------------------------------------------------------------
 st.subheader("The probe against single neurons")
 summary = neuron_probe.disagreement(stats, result, alpha)
-st.markdown(" ".join(neuron_probe.disagreement_lines(summary)))
+st.markdown(" ".join(neuron_probe.disagreement_lines(summary, lambda t: f"**{S.tag_md(t)}**")))
 present = [t for t in tags if stats.n_pos[tags.index(t)]]
 pv_tag = st.selectbox("Tag", present, key="nr_pv_tag", index=present.index(tag) if mode == "tag" and tag in present else 0)
 view = neuron_probe.probe_vs_single(stats, result, pv_tag, alpha)
@@ -184,11 +186,10 @@ by = st.radio("Probe's side", ["rank", "weight"], horizontal=True, key="nr_pv_by
               format_func={"rank": "LCA rank", "weight": "|probe weight| for the tag"}.get)
 left, right = st.columns(2)
 with left:
-    open_clicked(st.plotly_chart(neuron_viz.probe_scatter(view, by, f"{pv_tag}: the probe's ranking against each "
-                                                          "neuron alone"), width="stretch", key="nr_pv",
-                                 on_select="rerun", selection_mode="points"))
+    open_clicked(st.plotly_chart(neuron_viz.probe_scatter(view, by, f"{pv_tag}: probe vs alone"), width="stretch",
+                                 key="nr_pv", on_select="rerun", selection_mode="points"))
 with right:
-    open_clicked(st.plotly_chart(neuron_viz.pareto_figure(view, f"{pv_tag}: strength against selectivity"),
+    open_clicked(st.plotly_chart(neuron_viz.pareto_figure(view, f"{pv_tag}: Pareto front"),
                                  width="stretch", key="nr_pareto", on_select="rerun", selection_mode="points"))
 c = view["counts"]
 st.markdown(f"For **{S.tag_md(pv_tag)}** the probe made {view['n_salient']:,} neurons salient; {c['agree']:,} of them are "
@@ -211,14 +212,13 @@ teach = neuron_search.teaching_table(stats, acts, words, word_tags, result, alph
 teach_frame = pd.DataFrame([{
     "tag": r["tag"], "words tagged": r["n_pos"], "best neuron": r["label"], "LCA rank": r["lca_rank"],
     "AUROC": round(max(r["auroc"], 1 - r["auroc"]), 3), "fires": "more" if r["sign"] > 0 else "less",
-    "p": float(f"{r['p']:.2g}"), "q (BH)": float(f"{r['q']:.2g}"), "significant": r["significant"],
+    "p": neuron_search.p_text(r["log10_p"]), "q (BH)": neuron_search.p_text(r["log10_q"]), "significant": r["significant"],
     "top words": " ".join(r["top_words"]), "top words tagged": f"{100 * r['top_tagged']:.0f} %"} for r in teach])
 st.markdown("A table to show a class: for each tag, the one neuron that tells its words apart best, the words that "
             "drive it most at the end that fires for the tag, and how sure we are. AUROC here is the better direction's "
-            "(a neuron that fires *less* on the tag counts as a detector too).")
-st.dataframe(teach_frame, hide_index=True, width="stretch", height=360,
-             column_config={"p": st.column_config.NumberColumn(format="%.1e"),
-                            "q (BH)": st.column_config.NumberColumn(format="%.1e")})
+            "(a neuron that fires *less* on the tag counts as a detector too). Significant detectors come first; a tag "
+            "with a word or two reaches AUROC 1 by chance, and its q says so.")
+st.dataframe(teach_frame, hide_index=True, width="stretch", height=360)
 S.csv_button(teach_frame, f"lca-{rid}-best-single-neurons", key="nr_teach")
 
 # ---- export --------------------------------------------------------------------------------------------------

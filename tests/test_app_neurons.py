@@ -80,3 +80,16 @@ def test_map_coloured_by_a_tag_and_the_probe_view_follow_the_pickers(tiny_run):
     at.radio(key="nr_pv_by").set_value("weight").run()
     assert not at.exception and not at.error
     assert f"For **{tag}** the probe made" in texts(at)
+
+
+@pytest.mark.parametrize("chart", ["nr_map", "nr_pv", "nr_pareto"])
+def test_a_click_on_a_chart_opens_the_explorer(tiny_run, chart):
+    token, rid, result = tiny_run
+    at = open_app(token, rid, PAGE)
+    flat = int(result.minimal.neurons[0])
+    at.session_state[chart] = {"selection": {"points": [{"customdata": [flat, 1]}], "point_indices": [0], "box": [],
+                                             "lasso": []}}
+    at.run()
+    assert not at.exception, at.exception
+    heading = next(m.value for m in at.markdown if m.value.startswith("### Neuron"))
+    assert heading.startswith(f"### Neuron {flat // result.layer_size}:{flat % result.layer_size} ")

@@ -63,16 +63,20 @@ def _corpora(run_dir: Path):
 
 
 def _fmt(row: dict) -> str:
+    from ..report.neuron_search import p_text
+
     ci, dci = row["auroc_ci"], row["smd_ci"]
     rank = f"{row['lca_rank']:>6}" if row["lca_rank"] else "     -"
+    control = "  –  " if np.isnan(row["control_auroc"]) else f"{row['control_auroc']:.3f}"
+    select = "  –  " if np.isnan(row["selectivity"]) else f"{row['selectivity']:+.3f}"
     return (f"{row['label']:>12} {rank}  {row['tag'][:10]:<10} {row['auroc']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] "
             f"{'+' if row['sign'] > 0 else '-'}  {row['smd']:+6.2f} [{dci[0]:+.2f}, {dci[1]:+.2f}]  {row['mi']:.3f}  "
-            f"{row['p']:.1e} {row['q']:.1e} {'*' if row['significant'] else ' '}  "
-            f"{row['control_auroc']:.3f}  {row['selectivity']:+.3f}" + (f"  z {row['z']:+.1f}" if "z" in row else ""))
+            f"{p_text(row['log10_p']):>8} {p_text(row['log10_q']):>8} {'*' if row['significant'] else ' '}  "
+            f"{control}  {select}" + (f"  z {row['z']:+.1f}" if "z" in row else ""))
 
 
-_HEADER = ("      neuron   rank  tag        AUROC [95% CI]       dir  d [95% CI]            MI     p       q(BH)"
-           "     control  select.")
+_HEADER = ("      neuron   rank  tag        AUROC [95% CI]       dir  d [95% CI]            MI     p        q (BH)"
+           "      control  select.")
 
 
 def _typed(result, sentence: str, token: str, stats) -> tuple[np.ndarray, str]:

@@ -90,8 +90,8 @@ def _share(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f} %" if whole else "0 %"
 
 
-def disagreement_lines(summary: dict) -> list[str]:
-    """The disagreement of :func:`disagreement` in sentences (plain text; tags quoted as written)."""
+def disagreement_lines(summary: dict, tag=str) -> list[str]:
+    """The disagreement of :func:`disagreement` in sentences; ``tag`` formats a tag (e.g. escaped for markdown)."""
     s = summary
     lines = [f"The probe made {s['n_salient']:,} (tag, neuron) pairs salient; {s['distributed']:,} of them "
              f"({_share(s['distributed'], s['n_salient'])}) are weak alone (not significant at FDR {s['alpha']:g}, or "
@@ -102,12 +102,12 @@ def disagreement_lines(summary: dict) -> list[str]:
     rows = [r for r in s["per_tag"] if r["n_salient"]]
     if rows:
         most = max(rows, key=lambda r: (r["distributed"] / r["n_salient"], r["n_salient"]))
-        lines.append(f"Most distributed: {most['tag']} ({most['distributed']} of its {most['n_salient']} salient "
+        lines.append(f"Most distributed: {tag(most['tag'])} ({most['distributed']} of its {most['n_salient']} salient "
                      "neurons are weak alone).")
     rows = [r for r in s["per_tag"] if r["n_strong"]]
     if rows:
         most = max(rows, key=lambda r: (r["redundant"], r["n_strong"]))
-        lines.append(f"Most redundant: {most['tag']} ({most['redundant']} of its {most['n_strong']} strong detectors "
+        lines.append(f"Most redundant: {tag(most['tag'])} ({most['redundant']} of its {most['n_strong']} strong detectors "
                      "are outside its salient set).")
     rhos = [r["rho"] for r in s["per_tag"] if np.isfinite(r["rho"])]
     if rhos:

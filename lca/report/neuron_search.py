@@ -16,8 +16,23 @@ from ..neurons import flat_to_layer_unit, neuron_label
 from .explore import top_words
 from .neuron_stats import NeuronStats, neuron_stats
 
-__all__ = ["labeller", "lca_ranks", "neuron_rows", "tag_search", "word_search", "token_search", "best_tags",
+__all__ = ["p_text", "labeller", "lca_ranks", "neuron_rows", "tag_search", "word_search", "token_search", "best_tags",
            "teaching_table", "table_columns", "matching_words"]
+
+
+def p_text(log10: float) -> str:
+    """A p- or q-value from its log10, readable below float's range (strong detectors reach p < 1e-300).
+
+    >>> p_text(-2.5), p_text(-1234.5), p_text(float("nan"))
+    ('3.2e-03', '3.2e-1235', '–')
+    """
+    if not np.isfinite(log10):
+        return "–"
+    exponent = int(np.floor(log10))
+    mantissa = 10.0 ** (log10 - exponent)
+    if mantissa >= 9.95:  # rounds up to the next power
+        mantissa, exponent = 1.0, exponent + 1
+    return f"{mantissa:.1f}e{exponent:+03d}" if exponent > -100 else f"{mantissa:.1f}e{exponent}"
 
 
 def labeller(result):
@@ -43,7 +58,8 @@ def neuron_rows(stats: NeuronStats, features: Sequence[int], t: int, result, alp
     """One row per feature for tag index ``t`` of ``stats``: the neuron, its statistics and its LCA rank.
 
     Returns ``{"neuron" (flat id), "label", "lca_rank", "weight", "tag", "auroc", "auroc_ci", "sign",
-    "smd", "smd_ci", "mi", "p", "q", "significant", "control_auroc", "selectivity"}``.
+    "smd", "smd_ci", "mi", "p", "q", "log10_p", "log10_q", "significant", "control_auroc", "selectivity"}``
+    (``p`` and ``q`` are 0.0 below float's range: :func:`p_text` of their log10 reads).
     """
     features = np.asarray(features, dtype=np.int64)
     flats = stats.neurons[features]
@@ -60,6 +76,7 @@ def neuron_rows(stats: NeuronStats, features: Sequence[int], t: int, result, alp
                      "sign": int(stats.sign[f, t]), "smd": float(stats.smd[f, t]),
                      "smd_ci": (float(stats.smd_lo[f, t]), float(stats.smd_hi[f, t])), "mi": float(stats.mi[f, t]),
                      "p": float(10.0 ** stats.log10_p[f, t]), "q": float(10.0 ** stats.log10_q[f, t]),
+                     "log10_p": float(stats.log10_p[f, t]), "log10_q": float(stats.log10_q[f, t]),
                      "significant": bool(sig[f, t]), "control_auroc": float(stats.control_auroc[f, t]),
                      "selectivity": float(stats.selectivity[f, t])})
     return rows
@@ -156,7 +173,9 @@ def best_tags(stats: NeuronStats, alpha: float = 0.05) -> tuple[np.ndarray, np.n
 def teaching_table(stats: NeuronStats, acts: np.ndarray, words: Sequence[str], word_tags: Sequence[str], result,
                    k_words: int = 8, alpha: float = 0.05) -> list[dict]:
     """Per tag, the best single-neuron detector: its row (:func:`neuron_rows`) and its top ``k_words`` words at the
-    end that fires for the tag, with the share of them carrying the tag.  Tags without examples are left out."""
+    end that fires for the tag, with the share of them carrying the tag.  Significant detectors first, strongest
+    first (a tag of one or two words reaches AUROC 1 by chance and is not significant); tags without examples are
+    left out."""
     out = []
     C = acts.shape[1]
     for t, tag in enumerate(stats.tags):
@@ -167,7 +186,7 @@ def teaching_table(stats: NeuronStats, acts: np.ndarray, words: Sequence[str], w
         top = top_words(acts, f % C, words, word_tags, k=k_words, sign=row["sign"])
         out.append({**row, "n_pos": int(stats.n_pos[t]), "top_words": [w["word"] for w in top],
                     "top_tagged": sum(w["tag"] == tag for w in top) / len(top) if top else 0.0})
-    return sorted(out, key=lambda r: -max(r["auroc"], 1 - r["auroc"]))
+    return sorted(out, key=lambda r: (not r["significant"], -max(r["auroc"], 1 - r["auroc"]), r["tag"]))
 
 
 def table_columns(stats: NeuronStats, result, alpha: float = 0.05) -> dict[str, np.ndarray | list]:
@@ -191,7 +210,8 @@ def table_columns(stats: NeuronStats, result, alpha: float = 0.05) -> dict[str, 
                "mi_bits": flat_of(stats.mi), "control_auroc": flat_of(stats.control_auroc),
                "control_mi_bits": flat_of(stats.control_mi), "selectivity": flat_of(stats.selectivity),
                "p": 10.0 ** flat_of(stats.log10_p), "q_bh": 10.0 ** flat_of(stats.log10_q),
-               "log10_p": flat_of(stats.log10_p), "significant": stats.significant(alpha).ravel()}
+               "log10_p": flat_of(stats.log10_p), "log10_q": flat_of(stats.log10_q),
+               "significant": stats.significant(alpha).ravel()}
     if result.pair:
         columns["half"] = np.where(rep(half) == 1, "dep", "head").tolist()
     if weights is not None:

@@ -2,7 +2,8 @@
 single neurons, and the Pareto front of strength and selectivity.
 
 Each function returns a ``plotly.graph_objects.Figure`` (no ``.show()``, no streamlit).  Every clickable
-point carries its flat neuron id as ``customdata[0]``, for a page to open it in the explorer.
+point carries its flat neuron id as ``customdata[0]`` (plain lists: numpy arrays would reach a click event
+base64-encoded), for a page to open it in the explorer.
 """
 from __future__ import annotations
 
@@ -52,16 +53,16 @@ def neuron_map(neurons: np.ndarray, values: np.ndarray, hover: Sequence[str], la
     scale = dict(colorscale=ACTIVATION_SCALE, zmin=0, zmax=1, zmid=0.5) if diverging else \
         dict(colorscale="YlOrRd", zmin=0.5, zmax=1.0)
     fig = go.Figure(go.Heatmap(z=z, hoverinfo="skip", colorbar=dict(title=colorbar, thickness=10), ygap=0, **scale))
-    fig.add_trace(go.Scattergl(x=col, y=row, mode="markers", customdata=neurons[:, None], hovertext=list(hover),
+    fig.add_trace(go.Scattergl(x=col, y=row, mode="markers", customdata=neurons[:, None].tolist(),
+                               hovertext=list(hover),
                                hovertemplate="%{hovertext}<extra></extra>", showlegend=False,
                                marker=dict(size=9, color="rgba(0,0,0,0)", symbol="square")))
     members = np.flatnonzero(np.isin(neurons, np.asarray(minimal, dtype=np.int64)))
     if len(members):
         fig.add_trace(go.Scattergl(x=col[members], y=row[members], mode="markers", name="minimal subset",
-                                   customdata=neurons[members][:, None], hovertext=[hover[i] for i in members],
+                                   customdata=neurons[members][:, None].tolist(), hovertext=[hover[i] for i in members],
                                    hovertemplate="%{hovertext}<br>in the minimal subset<extra></extra>",
-                                   marker=dict(size=7, color="rgba(0,0,0,0)", symbol="circle-open",
-                                               line=dict(color="#111", width=1.5))))
+                                   marker=dict(size=8, color="#111", symbol="circle-open", line=dict(width=1.5))))
     prefix = "mlp " if site == "mlp" else ""
     names = [f"{prefix}{layer}" for layer in range(n_layers)]
     names = [f"head {n}" for n in names] + [f"dep {n}" for n in names] if pair else names
@@ -72,7 +73,7 @@ def neuron_map(neurons: np.ndarray, values: np.ndarray, hover: Sequence[str], la
     for k in range(1, len(names)):  # a line between layers
         fig.add_hline(y=k * per - 0.5, line_color="#fff", line_width=2)
     return _layout(fig, title, height=min(1400, 140 + max(n_rows, 8) * (16 if n_rows <= 60 else 6)),
-                   legend=dict(orientation="h", y=1.02, x=1, xanchor="right"), clickmode="event+select",
+                   legend=dict(orientation="h", y=-0.12, x=1, xanchor="right"), clickmode="event+select",
                    dragmode="pan")
 
 
@@ -89,7 +90,7 @@ def probe_scatter(view: dict, by: str = "rank", title: str = "") -> go.Figure:
             continue
         fig.add_trace(go.Scattergl(
             x=x[idx], y=view["strength"][idx], mode="markers", name=f"{_KIND_NAMES[kind]} ({len(idx):,})",
-            customdata=np.stack([view["neuron"][idx], view["lca_rank"][idx], view["selectivity"][idx]], axis=1),
+            customdata=np.stack([view["neuron"][idx], view["lca_rank"][idx], view["selectivity"][idx]], 1).tolist(),
             hovertext=[view["label"][i] for i in idx],
             hovertemplate="neuron %{hovertext}<br>LCA rank %{customdata[1]}<br>AUROC %{y:.3f}<br>selectivity "
                           "%{customdata[2]:+.3f}<extra></extra>",
@@ -107,21 +108,21 @@ def pareto_figure(view: dict, title: str = "") -> go.Figure:
     """Strength against selectivity (strength − control strength) for one tag, the Pareto front joined: the
     neurons no other neuron beats on both."""
     s, sel, front = view["strength"], view["selectivity"], view["front"]
-    custom = np.stack([view["neuron"], view["lca_rank"]], axis=1)
-    fig = go.Figure(go.Scattergl(x=s, y=sel, mode="markers", name="neurons", customdata=custom,
+    custom = np.stack([view["neuron"], view["lca_rank"]], axis=1)  # as lists below: a click returns plain numbers
+    fig = go.Figure(go.Scattergl(x=s, y=sel, mode="markers", name="neurons", customdata=custom.tolist(),
                                  hovertext=view["label"], marker=dict(size=5, color="#9e9e9e", opacity=0.5),
                                  hovertemplate="neuron %{hovertext}<br>AUROC %{x:.3f}<br>selectivity %{y:+.3f}<br>"
                                                "LCA rank %{customdata[1]}<extra></extra>"))
     salient = np.flatnonzero(view["salient"])
     if len(salient):
         fig.add_trace(go.Scattergl(x=s[salient], y=sel[salient], mode="markers", name="salient for the tag",
-                                   customdata=custom[salient], hovertext=[view["label"][i] for i in salient],
+                                   customdata=custom[salient].tolist(), hovertext=[view["label"][i] for i in salient],
                                    hovertemplate="neuron %{hovertext} (salient)<br>AUROC %{x:.3f}<br>selectivity "
                                                  "%{y:+.3f}<extra></extra>",
                                    marker=dict(size=7, color="#b2182b", opacity=0.8)))
     if len(front):
         fig.add_trace(go.Scatter(x=s[front], y=sel[front], mode="lines+markers", name="Pareto front",
-                                 customdata=custom[front], hovertext=[view["label"][i] for i in front],
+                                 customdata=custom[front].tolist(), hovertext=[view["label"][i] for i in front],
                                  hovertemplate="neuron %{hovertext} (front)<br>AUROC %{x:.3f}<br>selectivity "
                                                "%{y:+.3f}<extra></extra>",
                                  line=dict(color="#111", width=1.5), marker=dict(size=9, symbol="diamond")))
