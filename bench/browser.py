@@ -6,6 +6,7 @@ and selenium (in requirements.txt).
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -16,6 +17,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -70,8 +72,9 @@ def server(folder: Path, env: dict | None = None) -> Iterator[tuple[str, subproc
 
 
 @contextmanager
-def chromium(profile: Path, width: int = 1400, height: int = 1000):
-    """A headless Chromium driven by selenium, its profile in ``profile``."""
+def chromium(profile: Path, width: int = 1400, height: int = 1000, log_requests: bool = False):
+    """A headless Chromium driven by selenium, its profile in ``profile``; with ``log_requests``, every
+    request of its pages is kept for :func:`requested_urls`."""
     from selenium import webdriver
     from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.chrome.service import Service
@@ -82,6 +85,8 @@ def chromium(profile: Path, width: int = 1400, height: int = 1000):
                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
                 f"--user-data-dir={profile}", f"--window-size={width},{height}"):
         options.add_argument(arg)
+    if log_requests:  # Chromium's DevTools events (Network.*) for every page, read with driver.get_log
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     # Retried: of ten drivers started at once (bench/load.py), one has exited at start with status 1.
     for attempt in range(3):
         try:
@@ -96,6 +101,37 @@ def chromium(profile: Path, width: int = 1400, height: int = 1000):
         yield driver
     finally:
         driver.quit()
+
+
+def requested_urls(driver) -> list[str]:
+    """Every URL the pages asked for since the last call (requests, WebSockets, redirects), from Chromium's
+    performance log (:func:`chromium` with ``log_requests``), and every URL the page's DOM now points a
+    resource at (scripts, styles, images, icons, frames, media), which covers those the browser fetches
+    outside the page's own network log (the favicon)."""
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        params = message.get("params", {})
+        if message["method"] == "Network.requestWillBeSent":
+            urls.append(params["request"]["url"])
+        elif message["method"] == "Network.webSocketCreated":
+            urls.append(params["url"])
+    urls += driver.execute_script(
+        "return Array.from(document.querySelectorAll('link[href], script[src], img[src], iframe[src], source[src], "
+        "video[src], audio[src]')).map(e => e.href || e.src)")
+    return urls
+
+
+def foreign_urls(urls, base: str) -> list[str]:
+    """Those of ``urls`` on a host other than ``base``'s (inline ``data:``/``blob:``/``about:`` ones are the page's own).
+
+    >>> foreign_urls(["http://127.0.0.1:8501/x", "data:image/svg+xml,<svg/>", "https://fonts.gstatic.com/i.svg"],
+    ...              "http://127.0.0.1:8501")
+    ['https://fonts.gstatic.com/i.svg']
+    """
+    own = urlparse(base).netloc
+    return sorted({u for u in urls if urlparse(u).scheme not in ("data", "blob", "about", "chrome", "")
+                   and urlparse(u).netloc != own})
 
 
 def body(driver) -> str:
