@@ -207,6 +207,8 @@ class JobQueue:
             job.value = message[1]
             if job.on_done is not None:
                 job.on_done(job)
+            if job.info.get("sizes") and job.info.get("profiles"):  # before "done": a page may estimate at once
+                self.history.add(job.info["profiles"], job.info["sizes"], job.stage_seconds)
             job.status = "done"
         elif kind == "cancelled":
             job.status = "cancelled"
@@ -242,6 +244,4 @@ class JobQueue:
             with self._lock:
                 if job.status == "done":
                     self._durations = (self._durations + [job.finished - job.started])[-20:]
-            if job.status == "done" and job.info.get("sizes") and job.info.get("profiles"):
-                self.history.add(job.info["profiles"], job.info["sizes"], job.stage_clock(job.finished))
             self._dispatch()
