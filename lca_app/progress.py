@@ -30,9 +30,14 @@ def elapsed(job: SessionJob) -> float:
     return (job.finished or time.time()) - job.started
 
 
+def _about(seconds: float) -> str:
+    """An estimate in words: a few seconds, or about so many (rounded)."""
+    return "a few seconds" if seconds < 10 else f"about {format_duration(seconds, rough=True)}"
+
+
 def _left(seconds: float | None) -> str:
     return ("time left: no estimate yet (none until a run of this kind has finished on this server)"
-            if seconds is None else f"about {format_duration(seconds, rough=True)} left")
+            if seconds is None else f"{_about(seconds)} left")
 
 
 def stage_text(job: SessionJob, row) -> str:
@@ -41,16 +46,16 @@ def stage_text(job: SessionJob, row) -> str:
     if row.state == "done":
         return f"{title} ✓ {format_duration(row.seconds)}"
     if row.state == "waiting":
-        return title + ("" if row.left is None else f" · about {format_duration(row.left, rough=True)}")
+        return title + ("" if row.left is None else f" · {_about(row.left)}")
     so_far = f"{format_duration(row.seconds)} so far"
     if row.by_time:  # the stage reports nothing between its ends: the bar is the time earlier runs took
         late = row.left == 0
         return (f"{title} … {so_far} · " + ("taking longer than earlier runs on this server" if late else
-                                             f"about {format_duration(row.left, rough=True)} left")
+                                             f"{_about(row.left)} left")
                 + " (estimated from earlier runs: this stage reports no progress of its own)")
     if row.left is None:
         return f"{title} … {100 * row.fraction:.0f} % · {so_far} · no estimate yet"
-    return f"{title} … {100 * row.fraction:.0f} % · {so_far} · about {format_duration(row.left, rough=True)} left"
+    return f"{title} … {100 * row.fraction:.0f} % · {so_far} · {_left(row.left)}"
 
 
 def _overall(rows) -> float:
@@ -69,8 +74,9 @@ def status_line(job: SessionJob) -> str:
         return (f"A run is queued: number {job.position} in the server's queue"
                 + (f", about {format_duration(wait, rough=True)} to its start." if wait is not None else "."))
     rows = job.times
-    current = next((r for r in rows if r.state == "running"), None)
-    if current is None:
+    # the running stage, or between two stages the next one
+    current = next((r for r in rows if r.state == "running"), None) or next((r for r in rows if r.state != "done"), None)
+    if current is None or job.stage is None:
         return "A run is starting."
     done = sum(r.state == "done" for r in rows)
     return (f"A run is in progress: {job.title(current.stage)} (stage {done + 1} of {len(rows)}), "
